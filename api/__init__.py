@@ -1,0 +1,1 @@
+"""The landgis web service: HTTP in front of the core library."""

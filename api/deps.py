@@ -1,0 +1,47 @@
+"""Typed FastAPI dependencies (``XxxDep``): settings, the engine and a request's connection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection, Engine, text
+
+from landgis.db.engine import set_audit_context
+from landgis.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def get_connection(request: Request, engine: EngineDep, settings: SettingsDep) -> Iterator[Connection]:
+    """A connection in a transaction for one request, with the statement timeout and audit context set.
+
+    Commits when the route returns normally, rolls back when it raises.
+    """
+    with engine.begin() as conn:
+        conn.execute(
+            text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(settings.statement_timeout_ms)}
+        )
+        set_audit_context(
+            conn,
+            actor="anonymous",
+            client_addr=request.client.host if request.client else None,
+            request_id=getattr(request.state, "request_id", None),
+        )
+        yield conn
+
+
+ConnDep = Annotated[Connection, Depends(get_connection)]

@@ -1,0 +1,75 @@
+"""What every command shares: settings, the engine, error reporting and exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import IntEnum
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from landgis.errors import (
+    ClusterError,
+    Conflict,
+    DatabaseUnavailable,
+    InvalidInput,
+    LandgisError,
+    NotFound,
+)
+from landgis.settings import Settings, get_settings
+
+console = Console(stderr=True, highlight=False)
+
+
+class ExitCode(IntEnum):
+    """Exit codes scripts can rely on (documented in docs/cli.md)."""
+
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    INVALID_INPUT = 3
+    NOT_FOUND = 4
+    CONFLICT = 5
+    DATABASE = 6
+    PARTIAL = 7
+
+
+_EXIT_FOR = (
+    (InvalidInput, ExitCode.INVALID_INPUT),
+    (NotFound, ExitCode.NOT_FOUND),
+    (Conflict, ExitCode.CONFLICT),
+    (DatabaseUnavailable, ExitCode.DATABASE),
+    (ClusterError, ExitCode.DATABASE),
+)
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+def engine(cfg: Settings | None = None) -> Engine:
+    """The engine for a command (one per process)."""
+    from landgis.db.engine import make_engine
+
+    return make_engine(cfg or settings(), pool_size=2)
+
+
+def info(message: str) -> None:
+    console.print(message)
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn core errors into a one-line message and the matching exit code."""
+    try:
+        yield
+    except LandgisError as exc:
+        code = next((c for cls, c in _EXIT_FOR if isinstance(exc, cls)), ExitCode.FAILURE)
+        console.print(f"[bold red]错误 error:[/] {exc.message}")
+        raise typer.Exit(int(code)) from exc
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""Database access: the engine, the local cluster, migrations and the data model."""

@@ -1,0 +1,84 @@
+"""Engines and connections.
+
+One engine per process, created at the entry point (the CLI command or the app's lifespan) and
+passed down. The URL comes from ``LANDGIS_DATABASE_URL`` or, when unset, from the project-local
+cluster recorded by ``landgis db up``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import URL, make_url
+
+from landgis.db import cluster
+from landgis.errors import DatabaseUnavailable
+from landgis.settings import Settings
+
+
+def database_url(settings: Settings) -> URL:
+    """The SQLAlchemy URL of the database this process uses (psycopg 3 driver)."""
+    if settings.database_url:
+        url = make_url(settings.database_url)
+        if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+            url = url.set(drivername="postgresql+psycopg")
+        return url
+    info = cluster.read_info(settings)
+    if info is None:
+        raise DatabaseUnavailable(
+            "No database: LANDGIS_DATABASE_URL is not set and the local cluster was never created. "
+            "Run `landgis db up` first."
+        )
+    return info.url()
+
+
+def make_engine(settings: Settings, url: URL | None = None, **kwargs: object) -> Engine:
+    """An engine with a connection pool sized from the settings."""
+    options: dict[str, object] = {
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.pool_size,
+        "pool_pre_ping": True,
+        "connect_args": {"application_name": "landgis", "connect_timeout": 10},
+    }
+    options.update(kwargs)
+    return create_engine(url or database_url(settings), **options)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that commits on success and rolls back on error."""
+    with engine.begin() as conn:
+        yield conn
+
+
+def set_audit_context(
+    conn: Connection,
+    *,
+    actor: str,
+    client_addr: str | None = None,
+    request_id: str | None = None,
+    batch_id: int | None = None,
+) -> None:
+    """Tell the change-history triggers who is writing, for the current transaction only."""
+    conn.execute(
+        text(
+            "SELECT set_config('landgis.actor', :actor, true), set_config('landgis.client_addr', :addr, true),"
+            " set_config('landgis.request_id', :rid, true), set_config('landgis.batch_id', :batch, true)"
+        ),
+        {
+            "actor": actor,
+            "addr": client_addr or "",
+            "rid": request_id or "",
+            "batch": "" if batch_id is None else str(batch_id),
+        },
+    )
+
+
+def server_versions(conn: Connection) -> dict[str, str]:
+    """PostgreSQL and PostGIS versions of the connected server."""
+    pg = conn.execute(text("SHOW server_version")).scalar_one()
+    postgis = conn.execute(text("SELECT postgis_full_version()")).scalar_one()
+    lib = conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+    return {"postgresql": str(pg), "postgis": str(lib), "postgis_full": str(postgis)}

@@ -1,0 +1,472 @@
+"""Opening a vector file safely: archives, drivers, text encoding and coordinate system.
+
+Everything here inspects a file before a row is read, and says what it decided and why, so the
+load report can tell a data clerk "GBK, because the .dbf is not valid UTF-8" rather than guess
+silently. Only the drivers in ``DRIVERS`` are ever used: no VRT, no network, nothing that makes
+GDAL read a file the user did not hand us.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import pyogrio
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from landgis.errors import InvalidInput
+from landgis.geo import GK_CM_FIRST_EPSG, GK_ZONED_FIRST_EPSG, gk_epsg
+
+#: The drivers a load may use, by the suffix of the file handed to it.
+DRIVERS = {
+    ".shp": "ESRI Shapefile",
+    ".gpkg": "GPKG",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".gdb": "OpenFileGDB",
+    ".csv": "CSV",
+}
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf")
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Limits on an archive we unpack (zip bombs, entry floods)."""
+
+    max_total_bytes: int = 2 * 1024**3
+    max_entries: int = 2_000
+    max_ratio: float = 200.0
+
+
+@dataclass
+class SourceInfo:
+    """What we know about a file before reading its rows."""
+
+    path: Path
+    driver: str
+    layer: str | None
+    encoding: str
+    encoding_reason: str
+    crs: CRS
+    crs_reason: str
+    feature_count: int | None
+    fields: list[str]
+    geometry_type: str | None
+    checksum: str
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "path": self.path.name,
+            "driver": self.driver,
+            "layer": self.layer,
+            "encoding": self.encoding,
+            "encoding_reason": self.encoding_reason,
+            "crs": self.crs.to_string(),
+            "crs_reason": self.crs_reason,
+            "feature_count": self.feature_count,
+            "fields": self.fields,
+            "geometry_type": self.geometry_type,
+            "checksum": self.checksum,
+            "notes": self.notes,
+        }
+
+
+def sha256_of(paths: list[Path]) -> str:
+    """sha256 over the bytes of several files, in the order given."""
+    digest = hashlib.sha256()
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            with file.open("rb") as handle:
+                for block in iter(lambda h=handle: h.read(1 << 20), b""):  # type: ignore[misc]
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+def safe_extract(archive: Path, dest: Path, limits: ArchiveLimits | None = None) -> list[Path]:
+    """Unpack a zip into ``dest`` after checking entry count, sizes, ratios and names.
+
+    Refuses absolute names, ``..`` components, links and device files; nothing is written
+    outside ``dest``.
+    """
+    limits = limits or ArchiveLimits()
+    try:
+        zf = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile as exc:
+        raise InvalidInput(f"{archive.name}: 不是有效的zip压缩包 (not a valid zip archive)") from exc
+    with zf:
+        entries = zf.infolist()
+        if len(entries) > limits.max_entries:
+            raise InvalidInput(f"{archive.name}: 压缩包文件数过多 ({len(entries)} > {limits.max_entries})")
+        total = sum(e.file_size for e in entries)
+        if total > limits.max_total_bytes:
+            raise InvalidInput(f"{archive.name}: 解压后过大 ({total} bytes > {limits.max_total_bytes})")
+        packed = max(1, sum(e.compress_size for e in entries))
+        if total / packed > limits.max_ratio:
+            raise InvalidInput(f"{archive.name}: 压缩比异常 ({total / packed:.0f}:1), 疑似压缩炸弹 (zip bomb refused)")
+        root = dest.resolve()
+        written: list[Path] = []
+        for entry in entries:
+            name = _decode_zip_name(entry)
+            pure = PurePosixPath(name.replace("\\", "/"))
+            if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
+                raise InvalidInput(f"{archive.name}: 压缩包含非法路径 {name!r} (path traversal refused)")
+            mode = entry.external_attr >> 16
+            if stat.S_ISLNK(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode):
+                raise InvalidInput(f"{archive.name}: 压缩包含链接或设备文件 {name!r}")
+            target = (root / pure).resolve()
+            if not target.is_relative_to(root):
+                raise InvalidInput(f"{archive.name}: 压缩包含非法路径 {name!r} (path traversal refused)")
+            if entry.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(entry) as src, target.open("wb") as out:
+                copied = 0
+                for block in iter(lambda s=src: s.read(1 << 20), b""):  # type: ignore[misc]
+                    copied += len(block)
+                    if copied > entry.file_size or copied > limits.max_total_bytes:
+                        raise InvalidInput(f"{archive.name}: 条目 {name!r} 实际大小超出声明 (size mismatch)")
+                    out.write(block)
+            written.append(target)
+        return written
+
+
+def _decode_zip_name(entry: zipfile.ZipInfo) -> str:
+    """Zip names without the UTF-8 flag are often GBK on Chinese Windows; Python read them as cp437."""
+    if entry.flag_bits & 0x800:
+        return entry.filename
+    try:
+        return entry.filename.encode("cp437").decode("gbk")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return entry.filename
+
+
+def find_dataset(path: Path) -> Path:
+    """The one dataset in ``path``: the file itself, or the single loadable file in a directory."""
+    if path.is_dir() and path.suffix.lower() == ".gdb":
+        return path
+    if path.is_file():
+        return path
+    if path.is_dir():
+        found = [p for p in sorted(path.rglob("*")) if p.suffix.lower() in DRIVERS and not p.name.startswith(".")]
+        found = [p for p in found if p.suffix.lower() != ".gdb" or p.is_dir()]
+        found = [p for p in found if not any(part.lower().endswith(".gdb") for part in p.parent.parts)]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise InvalidInput(f"{path.name}: 未找到可加载的文件 (.shp .gpkg .geojson .gdb .csv)")
+        names = ", ".join(p.name for p in found[:5])
+        raise InvalidInput(f"{path.name}: 含多个数据文件 ({names}); 请指定一个")
+    raise InvalidInput(f"{path}: 文件不存在 (no such file)")
+
+
+def check_shapefile_parts(shp: Path) -> list[str]:
+    """Refuse a shapefile whose .shx or .dbf is missing; return notes for optional parts."""
+    notes: list[str] = []
+    for suffix in (".shx", ".dbf"):
+        if _sibling(shp, suffix) is None:
+            raise InvalidInput(f"{shp.name}: 缺少 {suffix} 文件 (the shapefile is incomplete)")
+    if _sibling(shp, ".prj") is None:
+        notes.append("缺少 .prj, 坐标系由坐标范围推断 (no .prj: CRS detected from coordinates)")
+    head = shp.read_bytes()[:100]
+    if len(head) < 100 or int.from_bytes(head[:4], "big") != 9994:
+        raise InvalidInput(f"{shp.name}: 不是有效的shapefile (.shp header damaged or not a shapefile)")
+    declared = int.from_bytes(head[24:28], "big") * 2
+    if declared != shp.stat().st_size:
+        raise InvalidInput(
+            f"{shp.name}: 文件被截断或损坏 (header says {declared} bytes, file has {shp.stat().st_size})"
+        )
+    return notes
+
+
+def _sibling(path: Path, suffix: str) -> Path | None:
+    for candidate in (path.with_suffix(suffix), path.with_suffix(suffix.upper())):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def sniff_driver(path: Path) -> str:
+    """The driver for ``path`` from its suffix, after checking its bytes look like that format."""
+    suffix = path.suffix.lower()
+    driver = DRIVERS.get(suffix)
+    if driver is None:
+        allowed = " ".join(sorted(DRIVERS))
+        raise InvalidInput(f"{path.name}: 不支持的文件类型 {suffix or '(none)'} (supported: {allowed}, .zip)")
+    if path.is_dir() != (suffix == ".gdb"):
+        raise InvalidInput(f"{path.name}: 文件类型与内容不符")
+    if suffix == ".gdb":
+        if not any(p.suffix == ".gdbtable" for p in path.iterdir()):
+            raise InvalidInput(f"{path.name}: 不是有效的FileGDB目录 (no .gdbtable files)")
+        return driver
+    head = path.read_bytes()[:512] if path.stat().st_size < 512 else path.open("rb").read(512)
+    if b"<OGRVRTDataSource" in head or b"<VRTDataset" in head or head.lstrip().startswith(b"<"):
+        raise InvalidInput(f"{path.name}: 文件内容为XML/VRT, 拒绝加载 (VRT or XML content refused)")
+    if suffix == ".gpkg" and not head.startswith(b"SQLite format 3\x00"):
+        raise InvalidInput(f"{path.name}: 不是有效的GeoPackage")
+    if driver == "GeoJSON" and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        raise InvalidInput(f"{path.name}: 不是有效的GeoJSON (does not start with '{{')")
+    return driver
+
+
+# --------------------------------------------------------------------------- encodings
+
+_CP_NAMES = {"936": "GBK", "CP936": "GBK", "GB2312": "GBK", "65001": "UTF-8", "UTF8": "UTF-8"}
+#: dBASE language-driver ids that name a Chinese code page.
+_LDID = {0x4D: "GBK", 0x7A: "GBK"}
+
+
+def detect_dbf_encoding(dbf: Path, cpg: Path | None) -> tuple[str, str]:
+    """Encoding of a .dbf and the reason: .cpg, strict UTF-8, the language driver id, then GBK/GB18030."""
+    if cpg is not None:
+        name = cpg.read_text(encoding="ascii", errors="replace").strip().upper()
+        name = _CP_NAMES.get(name, name)
+        try:
+            "测试".encode(name)
+        except LookupError as exc:
+            raise InvalidInput(f"{cpg.name}: 未知编码 {name!r} (unknown code page in .cpg)") from exc
+        return name, f".cpg 文件声明 {name}"
+    size = dbf.stat().st_size
+    with dbf.open("rb") as handle:
+        header = handle.read(32)
+        if len(header) < 32:
+            raise InvalidInput(f"{dbf.name}: .dbf 文件被截断 (truncated)")
+        ldid = header[29]
+        # Stream the field names and records through strict incremental decoders: memory stays
+        # flat on a million-row file.
+        decoders = {name: codecs.getincrementaldecoder(name)("strict") for name in ("utf-8", "GBK", "GB18030")}
+        failed: set[str] = set()
+        ascii_only = True
+        read = 32
+        while read < size:
+            block = handle.read(1 << 23)
+            if not block:
+                break
+            read += len(block)
+            final = read >= size
+            if ascii_only and not block.isascii():
+                ascii_only = False
+            if ascii_only:
+                continue
+            for name, decoder in decoders.items():
+                if name in failed:
+                    continue
+                try:
+                    decoder.decode(block, final=final)
+                except UnicodeDecodeError:
+                    failed.add(name)
+    if ascii_only:
+        return "UTF-8", "仅含ASCII字符 (ASCII only)"
+    if "utf-8" not in failed:
+        return "UTF-8", "无 .cpg, 内容为有效UTF-8 (no .cpg; content is valid UTF-8)"
+    for candidate in ("GBK", "GB18030"):
+        if candidate in failed:
+            continue
+        why = f"语言驱动标识 0x{ldid:02X}" if ldid in _LDID else "无 .cpg, 内容不是UTF-8"
+        return candidate, f"{why}, 按{candidate}解码成功 (no .cpg; not UTF-8; decodes as {candidate})"
+    raise InvalidInput(
+        f"{dbf.name}: 无法识别字符编码: 既不是UTF-8也不是GBK/GB18030; 请用 --encoding 指定 (mixed or unknown)"
+    )
+
+
+def detect_text_encoding(path: Path) -> tuple[str, str]:
+    """Encoding of a text file (CSV): BOM, strict UTF-8, then GB18030."""
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig", "UTF-8 BOM"
+    try:
+        raw.decode("utf-8")
+        return "UTF-8", "内容为有效UTF-8"
+    except UnicodeDecodeError:
+        pass
+    for candidate in ("GBK", "GB18030"):
+        try:
+            raw.decode(candidate)
+            return candidate, f"内容不是UTF-8, 按{candidate}解码成功"
+        except UnicodeDecodeError:
+            continue
+    raise InvalidInput(f"{path.name}: 无法识别字符编码, 请用 --encoding 指定")
+
+
+#: Byte patterns that only appear when text was decoded with the wrong code page.
+MOJIBAKE_MARKERS = ("锟斤拷", "\ufffd", "Ã", "â€", "Â", "ï¿½", "烫烫", "屯屯")
+
+
+def looks_mojibake(text: str) -> bool:
+    """True for text that is evidently mis-decoded (UTF-8 read as GBK or Latin-1, and the like)."""
+    if any(marker in text for marker in MOJIBAKE_MARKERS):
+        return True
+    latin = sum(1 for c in text if "\u00c0" <= c <= "\u00ff")
+    return latin >= 2 and latin * 3 >= len(text)
+
+
+# --------------------------------------------------------------------------- coordinate systems
+
+
+@dataclass(frozen=True)
+class Bounds:
+    minx: float
+    miny: float
+    maxx: float
+    maxy: float
+
+
+def detect_crs(bounds: Bounds, *, hint_lon: float | None = None) -> tuple[CRS, str]:
+    """Guess the CRS of coordinates without a .prj, or refuse with the reason.
+
+    ``hint_lon`` is a longitude inside the expected region (from ``--region`` or the default
+    region); it is needed for Gauss-Krüger coordinates in central-meridian form.
+    """
+    x0, y0, x1, y1 = bounds.minx, bounds.miny, bounds.maxx, bounds.maxy
+    if 73 <= x0 <= x1 <= 136 and 3 <= y0 <= y1 <= 54:
+        return CRS.from_epsg(
+            4490
+        ), "坐标为经纬度, 按CGCS2000 (EPSG:4490) 处理 (degrees; CGCS2000 and WGS84 differ < 1 m)"
+    if 73 <= y0 <= y1 <= 136 and 3 <= x0 <= x1 <= 54:
+        raise InvalidInput("坐标轴疑似颠倒 (x looks like latitude and y like longitude): 请检查数据或 .prj")
+    if x0 >= 1e7 and int(x0 // 1e6) == int(x1 // 1e6) and 2e5 <= y0 <= y1 <= 6e6:
+        zone = int(x0 // 1e6)
+        if 25 <= zone <= 45:
+            epsg = GK_ZONED_FIRST_EPSG + zone - 25
+            return CRS.from_epsg(epsg), f"东坐标带带号{zone}, 按CGCS2000 3度带 (EPSG:{epsg}) 处理"
+        if 13 <= zone <= 23 and not 1.2e7 <= x0 <= 1.55e7:
+            epsg = 4491 + zone - 13
+            return CRS.from_epsg(epsg), f"东坐标带带号{zone}, 按CGCS2000 6度带 (EPSG:{epsg}) 处理"
+        raise InvalidInput(
+            f"无法判断坐标系: 东坐标 {x0:.0f} 可能是Web墨卡托或6度带; 请用 --crs 指定 (ambiguous coordinates)"
+        )
+    if 1e5 <= x0 <= x1 <= 9e5 and 2e5 <= y0 <= y1 <= 6e6:
+        if hint_lon is None:
+            raise InvalidInput(
+                "坐标为高斯-克吕格投影但无带号 (central-meridian form): 无法确定中央经线; "
+                "请用 --crs EPSG:45xx 或 --region 指定 (ambiguous: the zone is unknown)"
+            )
+        epsg = gk_epsg(hint_lon)
+        cm = 75 + 3 * (epsg - GK_CM_FIRST_EPSG)
+        return CRS.from_epsg(epsg), f"高斯-克吕格坐标无带号, 按所属区划的中央经线{cm}°E (EPSG:{epsg}) 处理"
+    raise InvalidInput(f"无法从坐标范围推断坐标系 ({x0:.3f}, {y0:.3f}) - ({x1:.3f}, {y1:.3f}); 请用 --crs 指定")
+
+
+def parse_crs(text: str) -> CRS:
+    """A CRS from ``--crs`` (``EPSG:4528``, ``4528``, WKT or PROJ)."""
+    try:
+        return CRS.from_user_input(int(text) if text.isdigit() else text)
+    except CRSError as exc:
+        raise InvalidInput(f"--crs {text!r}: 无法识别的坐标系 ({exc})") from exc
+
+
+# --------------------------------------------------------------------------- inspection
+
+
+def inspect(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    crs: str | None = None,
+    hint_lon: float | None = None,
+    layer: str | None = None,
+) -> SourceInfo:
+    """Open ``path`` (a dataset, not an archive), and decide its driver, encoding and CRS."""
+    driver = sniff_driver(path)
+    notes: list[str] = []
+    checksum_parts = [path]
+    if driver == "ESRI Shapefile":
+        notes += check_shapefile_parts(path)
+        parts = [p for s in (".shp", ".shx", ".dbf", ".prj", ".cpg") if (p := _sibling(path, s))]
+        checksum_parts = parts
+        dbf = _sibling(path, ".dbf")
+        assert dbf is not None
+        if encoding:
+            enc, why = encoding, "由 --encoding 指定"
+        else:
+            enc, why = detect_dbf_encoding(dbf, _sibling(path, ".cpg"))
+    elif driver == "CSV":
+        enc, why = (encoding, "由 --encoding 指定") if encoding else detect_text_encoding(path)
+    else:
+        enc, why = "UTF-8", f"{driver} 规定使用UTF-8"
+    if driver == "CSV":
+        return _inspect_csv(path, enc, why, crs, notes)
+
+    try:
+        meta = pyogrio.read_info(path, layer=layer, encoding=enc if driver == "ESRI Shapefile" else None)
+    except Exception as exc:
+        raise InvalidInput(f"{path.name}: 文件无法读取 ({_short(exc)})") from exc
+    if meta.get("driver") not in (driver, None):
+        raise InvalidInput(f"{path.name}: 驱动不符 (expected {driver}, GDAL chose {meta.get('driver')})")
+    layers = pyogrio.list_layers(path) if driver in ("GPKG", "OpenFileGDB") else None
+    layer_name = layer
+    if layers is not None and layer is None and len(layers) > 1:
+        names = ", ".join(str(name) for name, _ in layers[:6])
+        notes.append(f"含多个图层 ({names}), 读取第一个; 用 --layer 指定")
+        layer_name = str(layers[0][0])
+    declared = meta.get("crs")
+    if crs:
+        chosen, crs_why = parse_crs(crs), "由 --crs 指定"
+    elif declared:
+        chosen = CRS.from_user_input(declared)
+        crs_why = f"文件声明 {_crs_label(chosen)}"
+    else:
+        b = meta.get("total_bounds")
+        if b is None or any(v != v for v in b):  # NaN bounds: no usable geometry
+            raise InvalidInput(f"{path.name}: 无坐标系且无法读取坐标范围")
+        chosen, crs_why = detect_crs(Bounds(*map(float, b)), hint_lon=hint_lon)
+    return SourceInfo(
+        path=path,
+        driver=driver,
+        layer=layer_name,
+        encoding=enc,
+        encoding_reason=why,
+        crs=chosen,
+        crs_reason=crs_why,
+        feature_count=int(meta["features"]) if meta.get("features", -1) >= 0 else None,
+        fields=[str(f) for f in meta.get("fields", [])],
+        geometry_type=meta.get("geometry_type"),
+        checksum=sha256_of(checksum_parts),
+        notes=notes,
+    )
+
+
+def _inspect_csv(path: Path, enc: str, why: str, crs: str | None, notes: list[str]) -> SourceInfo:
+    import pandas as pd
+
+    try:
+        head = pd.read_csv(path, nrows=5, encoding=enc, dtype=str)
+    except Exception as exc:
+        raise InvalidInput(f"{path.name}: CSV无法读取 ({_short(exc)})") from exc
+    fields = [str(c) for c in head.columns]
+    if not any(c.strip().upper() in ("WKT", "GEOMETRY", "几何", "SHAPE") for c in fields):
+        raise InvalidInput(f"{path.name}: CSV缺少几何列 (a WKT column named WKT or geometry is required)")
+    chosen, crs_why = (parse_crs(crs), "由 --crs 指定") if crs else (CRS.from_epsg(4490), "CSV 默认 EPSG:4490")
+    with path.open("rb") as handle:
+        rows = max(0, sum(1 for _ in handle) - 1)
+    return SourceInfo(
+        path=path,
+        driver="CSV",
+        layer=None,
+        encoding=enc,
+        encoding_reason=why,
+        crs=chosen,
+        crs_reason=crs_why,
+        feature_count=rows,
+        fields=fields,
+        geometry_type=None,
+        checksum=sha256_of([path]),
+        notes=notes,
+    )
+
+
+def _crs_label(crs: CRS) -> str:
+    epsg = crs.to_epsg(min_confidence=70)
+    return f"EPSG:{epsg} {crs.name}" if epsg else crs.name
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]

@@ -1,0 +1,153 @@
+"""The data model's rules: areas in 亩, constraints on codes, and the change history triggers."""
+
+from __future__ import annotations
+
+import pytest
+from pyproj import Geod
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
+
+from landgis.db.engine import set_audit_context
+from tests.helpers import ewkb, gk_rect, gk_square, make_uscc
+
+
+@pytest.fixture
+def county(db: Connection) -> Connection:
+    db.execute(text("INSERT INTO region (code, name, level) VALUES ('330699', '示范县', 3)"))
+    return db
+
+
+def _insert_parcel(db: Connection, geom_hex: str, zddm: str | None = None) -> int:
+    return int(
+        db.execute(
+            text(
+                "INSERT INTO parcel (zddm, zddm_raw, zddm_valid, region_code, geom)"
+                " VALUES (:z, :raw, :valid, '330699', ST_GeomFromEWKB(decode(:g, 'hex'))) RETURNING id"
+            ),
+            {"z": zddm, "raw": zddm, "valid": zddm is not None, "g": geom_hex},
+        ).scalar_one()
+    )
+
+
+def test_area_in_mu_of_a_hand_computed_square(county: Connection) -> None:
+    # 100 m x 100 m in the GK zone = 10 000 m² = 15 亩 exactly (1亩 = 10000/15 m²).
+    pid = _insert_parcel(county, ewkb(gk_square(0, 0, 100)))
+    srid, area_m2, area_mu = county.execute(
+        text("SELECT gk_srid, area_m2, area_mu FROM parcel WHERE id = :id"), {"id": pid}
+    ).one()
+    assert srid == 4549
+    assert area_m2 == pytest.approx(10_000, rel=1e-8)
+    assert area_mu == pytest.approx(15.0, rel=1e-8)
+
+
+@pytest.mark.parametrize(("width", "height"), [(37.5, 412.0), (250.0, 250.0), (1200.0, 800.0)])
+def test_area_matches_geodesic_within_a_tenth_of_a_percent(county: Connection, width: float, height: float) -> None:
+    geom = gk_rect(-30_000, 5_000, width, height)
+    pid = _insert_parcel(county, ewkb(geom))
+    area_mu = county.execute(text("SELECT area_mu FROM parcel WHERE id = :id"), {"id": pid}).scalar_one()
+    geodesic_m2 = abs(Geod(ellps="GRS80").geometry_area_perimeter(geom)[0])
+    assert area_mu == pytest.approx(geodesic_m2 / 666.67, rel=1e-3)
+
+
+def test_area_follows_a_geometry_edit(county: Connection) -> None:
+    pid = _insert_parcel(county, ewkb(gk_square(0, 0, 100)))
+    county.execute(
+        text("UPDATE parcel SET geom = ST_GeomFromEWKB(decode(:g, 'hex')) WHERE id = :id"),
+        {"g": ewkb(gk_square(0, 0, 200)), "id": pid},
+    )
+    assert county.execute(text("SELECT area_mu FROM parcel WHERE id = :id"), {"id": pid}).scalar_one() == (
+        pytest.approx(60.0, rel=1e-8)
+    )
+
+
+def test_invalid_zddm_is_refused_by_the_database(county: Connection) -> None:
+    with pytest.raises(IntegrityError, match="ck_parcel_zddm_format"):
+        _insert_parcel(county, ewkb(gk_square(0, 0, 10)), zddm="330699001001GI00001")
+
+
+def test_parcel_geometry_must_be_4490(county: Connection) -> None:
+    with pytest.raises(Exception, match="SRID"):
+        county.execute(
+            text(
+                "INSERT INTO parcel (region_code, geom) VALUES ('330699',"
+                " ST_Multi(ST_MakeEnvelope(558000, 3320000, 558100, 3320100, 4549)))"
+            )
+        )
+
+
+def test_uscc_format_constraint(county: Connection) -> None:
+    county.execute(text("INSERT INTO enterprise (uscc, name) VALUES (:u, '甲公司')"), {"u": make_uscc(1)})
+    with pytest.raises(IntegrityError):
+        county.execute(text("INSERT INTO enterprise (uscc, name) VALUES ('91330699MA000001IO', '乙公司')"))
+
+
+def test_change_history_records_who_what_old_and_new(county: Connection) -> None:
+    pid = _insert_parcel(county, ewkb(gk_square(0, 0, 100)), zddm="330699001001GB00001")
+    set_audit_context(county, actor="officer:张三", client_addr="10.0.0.8", request_id="req-1")
+    county.execute(
+        text("UPDATE parcel SET renewal_status = 'identified', far = 0.8 WHERE id = :id"), {"id": pid}
+    )
+    county.execute(text("UPDATE parcel SET far = 0.8 WHERE id = :id"), {"id": pid})  # no change: no history
+    rows = county.execute(
+        text("SELECT actor, client_addr, request_id, action, changes FROM change_log"
+             " WHERE table_name = 'parcel' AND row_id = :id ORDER BY id"),
+        {"id": pid},
+    ).all()
+    assert [r.action for r in rows] == ["insert", "update"]
+    update = rows[1]
+    assert update.actor == "officer:张三" and update.client_addr == "10.0.0.8" and update.request_id == "req-1"
+    assert update.changes == {
+        "renewal_status": {"old": "normal", "new": "identified"},
+        "far": {"old": None, "new": 0.8},
+    }
+
+
+def test_geometry_change_is_recorded_with_old_and_new_shapes(county: Connection) -> None:
+    pid = _insert_parcel(county, ewkb(gk_square(0, 0, 100)))
+    county.execute(
+        text("UPDATE parcel SET geom = ST_GeomFromEWKB(decode(:g, 'hex')) WHERE id = :id"),
+        {"g": ewkb(gk_square(0, 0, 120)), "id": pid},
+    )
+    changes = county.execute(
+        text("SELECT changes FROM change_log WHERE row_id = :id AND action = 'update'"), {"id": pid}
+    ).scalar_one()
+    assert set(changes) >= {"geom", "area_mu", "area_m2"}
+    assert changes["geom"]["old"]["type"] == "MultiPolygon"
+    assert changes["area_mu"]["new"] == pytest.approx(21.6, rel=1e-6)
+
+
+def test_updated_at_moves_only_on_real_changes(county: Connection) -> None:
+    pid = _insert_parcel(county, ewkb(gk_square(0, 0, 100)))
+    county.execute(text("ALTER TABLE parcel DISABLE TRIGGER parcel_updated_at"))
+    county.execute(text("UPDATE parcel SET updated_at = '2000-01-01' WHERE id = :id"), {"id": pid})
+    county.execute(text("ALTER TABLE parcel ENABLE TRIGGER parcel_updated_at"))
+    county.execute(text("UPDATE parcel SET far = far WHERE id = :id"), {"id": pid})
+    same = county.execute(text("SELECT updated_at FROM parcel WHERE id = :id"), {"id": pid}).scalar_one()
+    county.execute(text("UPDATE parcel SET far = 2.0 WHERE id = :id"), {"id": pid})
+    moved = county.execute(text("SELECT updated_at FROM parcel WHERE id = :id"), {"id": pid}).scalar_one()
+    assert same.year == 2000 and moved.year > 2000
+
+
+def test_occupancy_many_to_many(county: Connection) -> None:
+    p1 = _insert_parcel(county, ewkb(gk_square(0, 0, 100)))
+    p2 = _insert_parcel(county, ewkb(gk_square(200, 0, 100)))
+    e1, e2 = (
+        county.execute(text("INSERT INTO enterprise (uscc, name) VALUES (:u, :n) RETURNING id"),
+                       {"u": make_uscc(n), "n": f"企业{n}"}).scalar_one()
+        for n in (1, 2)
+    )
+    rows = [(e1, p1, None, "own"), (e1, p2, None, "own"), (e2, p1, 3.0, "lease")]  # 一企多地 and 一地多企
+    for eid, pid, area, tenure in rows:
+        county.execute(
+            text("INSERT INTO occupancy (enterprise_id, parcel_id, land_area_mu, tenure) VALUES (:e, :p, :a, :t)"),
+            {"e": eid, "p": pid, "a": area, "t": tenure},
+        )
+    firms_on_p1 = county.execute(text("SELECT count(*) FROM occupancy WHERE parcel_id = :p"), {"p": p1}).scalar_one()
+    parcels_of_e1 = county.execute(
+        text("SELECT count(*) FROM occupancy WHERE enterprise_id = :e"), {"e": e1}
+    ).scalar_one()
+    assert firms_on_p1 == 2 and parcels_of_e1 == 2
+    with pytest.raises(IntegrityError):  # the same link twice (validity NULL counts as equal)
+        county.execute(
+            text("INSERT INTO occupancy (enterprise_id, parcel_id, tenure) VALUES (:e, :p, 'own')"), {"e": e1, "p": p1}
+        )

@@ -1,0 +1,40 @@
+"""Builders for test data: valid codes and small geometries of known size."""
+
+from __future__ import annotations
+
+import shapely
+from shapely.geometry import MultiPolygon, box
+from shapely.geometry.base import BaseGeometry
+
+from landgis.codes import USCC_CHARSET, org_code_check_char, uscc_check_char
+from landgis.geo import transformer
+
+#: CGCS2000 GK zone 40 (CM 120E) easting/northing near 120.6E, 30.0N.
+GK_EAST = 558_000.0
+GK_NORTH = 3_320_000.0
+
+
+def make_uscc(n: int, region: str = "330699") -> str:
+    """A valid 统一社会信用代码 number ``n`` (check characters computed per GB 32100 / GB 11714)."""
+    body8 = f"MA{n:06d}"
+    org = body8 + org_code_check_char(body8)
+    first17 = "91" + region + org
+    assert all(c in USCC_CHARSET for c in first17)
+    return first17 + uscc_check_char(first17)
+
+
+def gk_square(x: float, y: float, side: float) -> BaseGeometry:
+    """A ``side`` m square at GK zone-40 (CM 120E, EPSG:4549) offsets x, y from the origin above, in EPSG:4490."""
+    square = box(GK_EAST + x, GK_NORTH + y, GK_EAST + x + side, GK_NORTH + y + side)
+    return shapely.transform(square, transformer(4549, 4490).transform, interleaved=False)
+
+
+def gk_rect(x: float, y: float, width: float, height: float) -> BaseGeometry:
+    rect = box(GK_EAST + x, GK_NORTH + y, GK_EAST + x + width, GK_NORTH + y + height)
+    return shapely.transform(rect, transformer(4549, 4490).transform, interleaved=False)
+
+
+def ewkb(geom: BaseGeometry) -> str:
+    """Hex EWKB of a MultiPolygon in EPSG:4490, for inserts."""
+    multi = geom if isinstance(geom, MultiPolygon) else MultiPolygon([geom])
+    return str(shapely.to_wkb(shapely.set_srid(multi, 4490), hex=True, include_srid=True))
