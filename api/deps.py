@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine, text
 
-from landgis.db.engine import set_audit_context
+from landgis.db.engine import set_audit_context, set_scope
 from landgis.settings import Settings
 
 
@@ -41,6 +41,9 @@ def get_connection(request: Request, engine: EngineDep, settings: SettingsDep) -
             client_addr=request.client.host if request.client else None,
             request_id=getattr(request.state, "request_id", None),
         )
+        # Every query of the request runs under the caller's region scope (unrestricted until
+        # accounts exist); row-level security and scoped queries read it in the database.
+        set_scope(conn, getattr(request.state, "region_scope", None))
         yield conn
 
 

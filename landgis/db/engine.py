@@ -76,6 +76,16 @@ def set_audit_context(
     )
 
 
+def set_scope(conn: Connection, region_codes: list[str] | None) -> None:
+    """Limit the current transaction to parcels in these regions (None: unrestricted).
+
+    Row-level security policies and scoped queries read it through ``landgis_in_scope()``;
+    an empty list means nothing is visible.
+    """
+    value = "" if region_codes is None else (",".join(region_codes) or "-")
+    conn.execute(text("SELECT set_config('landgis.scope', :scope, true)"), {"scope": value})
+
+
 def server_versions(conn: Connection) -> dict[str, str]:
     """PostgreSQL and PostGIS versions of the connected server."""
     pg = conn.execute(text("SHOW server_version")).scalar_one()

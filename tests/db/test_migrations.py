@@ -13,8 +13,17 @@ from sqlalchemy.engine import URL
 from landgis.db import cluster, migrate
 from landgis.db.models import Base
 
-TABLES = {"region", "zone", "zone_target", "parcel", "enterprise", "occupancy", "enterprise_year", "change_log",
-          "load_batch"}
+TABLES = {
+    "region",
+    "zone",
+    "zone_target",
+    "parcel",
+    "enterprise",
+    "occupancy",
+    "enterprise_year",
+    "change_log",
+    "load_batch",
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +70,12 @@ def test_geometry_columns_are_4490_multipolygons_with_gist(engine: Engine) -> No
         rows = conn.execute(
             text("SELECT f_table_name, f_geometry_column, srid, type FROM geometry_columns ORDER BY 1")
         ).all()
-        indexes = conn.execute(
-            text("SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING gist%'")
-        ).scalars().all()
+        indexes = (
+            conn.execute(text("SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING gist%'")).scalars().all()
+        )
     assert {(r[0], r[2], r[3]) for r in rows} == {
-        ("parcel", 4490, "MULTIPOLYGON"), ("zone", 4490, "MULTIPOLYGON"), ("region", 4490, "MULTIPOLYGON")
+        ("parcel", 4490, "MULTIPOLYGON"),
+        ("zone", 4490, "MULTIPOLYGON"),
+        ("region", 4490, "MULTIPOLYGON"),
     }
     assert {"parcel", "zone", "region"} <= set(indexes)

@@ -84,13 +84,13 @@ def test_uscc_format_constraint(county: Connection) -> None:
 def test_change_history_records_who_what_old_and_new(county: Connection) -> None:
     pid = _insert_parcel(county, ewkb(gk_square(0, 0, 100)), zddm="330699001001GB00001")
     set_audit_context(county, actor="officer:张三", client_addr="10.0.0.8", request_id="req-1")
-    county.execute(
-        text("UPDATE parcel SET renewal_status = 'identified', far = 0.8 WHERE id = :id"), {"id": pid}
-    )
+    county.execute(text("UPDATE parcel SET renewal_status = 'identified', far = 0.8 WHERE id = :id"), {"id": pid})
     county.execute(text("UPDATE parcel SET far = 0.8 WHERE id = :id"), {"id": pid})  # no change: no history
     rows = county.execute(
-        text("SELECT actor, client_addr, request_id, action, changes FROM change_log"
-             " WHERE table_name = 'parcel' AND row_id = :id ORDER BY id"),
+        text(
+            "SELECT actor, client_addr, request_id, action, changes FROM change_log"
+            " WHERE table_name = 'parcel' AND row_id = :id ORDER BY id"
+        ),
         {"id": pid},
     ).all()
     assert [r.action for r in rows] == ["insert", "update"]
@@ -132,8 +132,10 @@ def test_occupancy_many_to_many(county: Connection) -> None:
     p1 = _insert_parcel(county, ewkb(gk_square(0, 0, 100)))
     p2 = _insert_parcel(county, ewkb(gk_square(200, 0, 100)))
     e1, e2 = (
-        county.execute(text("INSERT INTO enterprise (uscc, name) VALUES (:u, :n) RETURNING id"),
-                       {"u": make_uscc(n), "n": f"企业{n}"}).scalar_one()
+        county.execute(
+            text("INSERT INTO enterprise (uscc, name) VALUES (:u, :n) RETURNING id"),
+            {"u": make_uscc(n), "n": f"企业{n}"},
+        ).scalar_one()
         for n in (1, 2)
     )
     rows = [(e1, p1, None, "own"), (e1, p2, None, "own"), (e2, p1, 3.0, "lease")]  # 一企多地 and 一地多企
@@ -151,3 +153,22 @@ def test_occupancy_many_to_many(county: Connection) -> None:
         county.execute(
             text("INSERT INTO occupancy (enterprise_id, parcel_id, tenure) VALUES (:e, :p, 'own')"), {"e": e1, "p": p1}
         )
+
+
+@pytest.mark.parametrize(
+    ("scope", "code", "expected"),
+    [
+        (None, "330699001", True),
+        (["330699"], "330699001", True),
+        (["330699"], "330701", False),
+        (["330701", "330699001"], "330699001", True),
+        (["330699001"], "330699", False),  # a township scope does not cover the whole county
+        ([], "330699", False),
+        (["330699"], None, False),
+    ],
+)
+def test_region_scope(db: Connection, scope: list[str] | None, code: str | None, expected: bool) -> None:
+    from landgis.db.engine import set_scope
+
+    set_scope(db, scope)
+    assert db.execute(text("SELECT landgis_in_scope(:c)"), {"c": code}).scalar_one() is expected

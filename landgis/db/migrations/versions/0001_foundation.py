@@ -80,6 +80,20 @@ LANGUAGE sql STABLE AS $$
   SELECT coalesce(nullif(current_setting('landgis.actor', true), ''), current_user::text)
 $$;
 
+-- Region scope of the current transaction: set_config('landgis.scope', '330699,330701', true).
+-- Unset or '' = unrestricted (batch jobs, migrations); '-' = nothing. A region code is in scope
+-- when it starts with one of the listed codes. Row-level security policies call this.
+CREATE FUNCTION landgis_in_scope(code text) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN coalesce(current_setting('landgis.scope', true), '') = '' THEN true
+    WHEN code IS NULL THEN false
+    ELSE EXISTS (
+      SELECT 1 FROM unnest(string_to_array(current_setting('landgis.scope', true), ',')) AS s(prefix)
+      WHERE s.prefix <> '-' AND starts_with(code, s.prefix))
+  END
+$$;
+
 CREATE FUNCTION landgis_setting(name text) RETURNS text
 LANGUAGE sql STABLE AS $$
   SELECT nullif(current_setting(name, true), '')
@@ -126,6 +140,7 @@ $$;
 DROP_FUNCTIONS = """
 DROP FUNCTION IF EXISTS landgis_log_changes();
 DROP FUNCTION IF EXISTS landgis_setting(text);
+DROP FUNCTION IF EXISTS landgis_in_scope(text);
 DROP FUNCTION IF EXISTS landgis_actor();
 DROP FUNCTION IF EXISTS landgis_touch_updated_at();
 DROP FUNCTION IF EXISTS landgis_set_area();
