@@ -34,7 +34,7 @@ def admin_url() -> URL:
 
 
 @pytest.fixture(scope="session")
-def database_url(admin_url: URL) -> Iterator[URL]:
+def database_url(admin_url: URL) -> URL:
     """A fresh, migrated test database for this session (one per xdist worker)."""
     name = f"landgis_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     cluster.drop_database(admin_url, name)
@@ -45,7 +45,7 @@ def database_url(admin_url: URL) -> Iterator[URL]:
         migrate.upgrade(engine)
     finally:
         engine.dispose()
-    yield url
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +70,4 @@ def db(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture
 def settings(database_url: URL, tmp_path: Path) -> Settings:
     """Settings pointing at the test database, with project state in a temporary folder."""
-    return Settings(
-        database_url=database_url.render_as_string(hide_password=False), home=tmp_path / "home"
-    )
+    return Settings(database_url=database_url.render_as_string(hide_password=False), home=tmp_path / "home")

@@ -94,7 +94,12 @@ def test_single_character_changes_are_detected() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "reason_part"),
-    [("", "为空"), ("91330100799655058", "18位"), ("91330100799655O58B", "非法字符"), ("91AB0100799655058B", "行政区划")],
+    [
+        ("", "为空"),
+        ("91330100799655058", "18位"),
+        ("91330100799655O58B", "非法字符"),
+        ("91AB0100799655058B", "行政区划"),
+    ],
 )
 def test_invalid_uscc_says_why(raw: str, reason_part: str) -> None:
     result = check_uscc(raw)
