@@ -85,7 +85,7 @@ class CodeCheck:
 
 def normalize_text(raw: object) -> str:
     """Full-width to half-width (NFKC), trimmed, upper-case; ``None`` becomes ``""``."""
-    if raw is None:
+    if raw is None or (isinstance(raw, float) and raw != raw):  # None or NaN
         return ""
     return unicodedata.normalize("NFKC", str(raw)).strip().upper()
 
@@ -96,8 +96,8 @@ def _several(text: str) -> bool:
 
 def check_zddm(raw: object) -> CodeCheck:
     """Check a 宗地代码; spaces and hyphens inside are tolerated, several codes in a cell are not."""
-    raw_text = None if raw is None else str(raw)
     text = normalize_text(raw)
+    raw_text = str(raw) if text else None
     if not text:
         return CodeCheck(raw_text, None, False, "宗地代码为空 (empty)")
     if _several(text) and not ZDDM_PATTERN.match(re.sub(r"[\s-]", "", text)):

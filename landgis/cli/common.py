@@ -19,7 +19,7 @@ from landgis.errors import (
     LandgisError,
     NotFound,
 )
-from landgis.settings import Settings, get_settings
+from landgis.settings import Settings
 
 console = Console(stderr=True, highlight=False)
 
@@ -47,7 +47,8 @@ _EXIT_FOR = (
 
 
 def settings() -> Settings:
-    return get_settings()
+    """The settings of this command, read from the environment when it runs."""
+    return Settings()
 
 
 def engine(cfg: Settings | None = None) -> Engine:

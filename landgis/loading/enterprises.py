@@ -292,7 +292,7 @@ def _merge_stage(
     conn.execute(text("DROP TABLE IF EXISTS _stage"))
     conn.execute(text(f"CREATE TEMP TABLE _stage ({ddl}) ON COMMIT DROP"))
     copy_frame(conn, "_stage", stage_columns, frame[stage_columns])
-    on = " AND ".join(f"t.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
+    on = " AND ".join(_key_equal(k, types[k]) for k in keys)
     differs = f"({', '.join(f't.{v}' for v in values_)}) IS DISTINCT FROM ({', '.join(f's.{v}' for v in values_)})"
     assign = ", ".join(f"{v} = s.{v}" for v in values_)
     if sources:
@@ -311,6 +311,14 @@ def _merge_stage(
     ).rowcount
     conn.execute(text("DROP TABLE _stage"))
     return inserted, updated
+
+
+def _key_equal(key: str, kind: str) -> str:
+    """Equality of a merge key that also matches NULL to NULL, in a form a hash join can use."""
+    sentinel = {"date": "'-infinity'::date", "text": "''"}.get(kind)
+    if sentinel is None:
+        return f"t.{key} = s.{key}"
+    return f"coalesce(t.{key}, {sentinel}) = coalesce(s.{key}, {sentinel})"
 
 
 def _date_text(items: list[Any]) -> list[str | None]:

@@ -246,7 +246,7 @@ def _parse_column(
         for index, value in enumerate(series.to_numpy(dtype=object)):
             if value in failed:
                 report.flag(first + index, column, "error", "bad_value", f"{target}: {failed[value]}", value)
-    return series.map(lambda v: parsed.get(v))
+    return pd.Series([parsed.get(v) for v in series.to_numpy(dtype=object)], index=series.index, dtype=object)
 
 
 def _prepare(
@@ -294,6 +294,7 @@ def _prepare(
     _check_codes(rows, first, resolved, seen, report)
     _parse_far_agreed(rows, first, resolved, report)
     rows["land_use_system"] = resolved.mapping.land_use_system if resolved.source_for("land_use_code") else None
+    rows["is_standard_land"] = rows["is_standard_land"].map(lambda v: v is True)
     rows["geom"] = _check_geometries(geoms, first, info, report)
     rows["source"] = info.path.name
     attrs = frame.copy()
@@ -318,7 +319,7 @@ def _check_codes(
         valid.append(check.valid)
         row = first + pos
         if not check.valid:
-            severity: Severity = "error" if resolved.mapping.key == "zddm" and raw is None else "warning"
+            severity: Severity = "error" if resolved.mapping.key == "zddm" and values.is_blank(raw) else "warning"
             report.flag(row, column, severity, "zddm_invalid", check.reason or "", raw)
     rows["zddm"] = zddm
     rows["zddm_valid"] = valid
@@ -326,7 +327,7 @@ def _check_codes(
     if bdcdyh_column:
         cleaned: list[str | None] = []
         for pos, raw in enumerate(rows["bdcdyh"].to_numpy(dtype=object)):
-            if raw is None:
+            if values.is_blank(raw):
                 cleaned.append(None)
                 continue
             check = codes.check_bdcdyh(raw)
@@ -338,7 +339,7 @@ def _check_codes(
     key_values = rows["zddm"].where(rows["zddm"].notna(), rows["zddm_raw"]) if key == "zddm" else rows[key]
     key_column = resolved.source_for(key) or key
     for pos, value in enumerate(key_values.to_numpy(dtype=object)):
-        if value is None:
+        if values.is_blank(value):
             continue
         row = first + pos
         if value in seen:
@@ -353,7 +354,7 @@ def _parse_far_agreed(rows: pd.DataFrame, first: int, resolved: ResolvedMapping,
     highs: list[float | None] = []
     cache: dict[str, tuple[float | None, float | None] | str] = {}
     for pos, raw in enumerate(rows["far_agreed_raw"].to_numpy(dtype=object)):
-        if raw is None:
+        if values.is_blank(raw):
             lows.append(None)
             highs.append(None)
             continue
@@ -615,18 +616,37 @@ def _check_in_database(
         )
 
 
+#: Model columns that depend on one mapped source field.
+_COLUMNS_OF = {
+    "zddm": ("zddm", "zddm_raw", "zddm_valid"),
+    "far_agreed": ("far_agreed_raw", "far_min", "far_max"),
+    "land_use_code": ("land_use_code", "land_use_system"),
+}
+_ALWAYS = ("region_code", "geom", "source", "source_attrs")
+
+
+def written_columns(resolved: ResolvedMapping) -> list[str]:
+    """The parcel columns a load with this mapping writes, in ``MERGED`` order."""
+    wanted = set(_ALWAYS)
+    for target in resolved.columns:
+        wanted.update(_COLUMNS_OF.get(target, (target,)))
+    return [c for c in MERGED if c in wanted]
+
+
 def _merge(conn: Connection, resolved: ResolvedMapping, options: ParcelLoadOptions, report: LoadReport) -> None:
     batch_extra = {"mapping": resolved.mapping.name, "dry_run": options.dry_run, **options.extra}
     previous = previous_batch(conn, KIND, report.checksum)
     batch_id = open_batch(conn, KIND, report, options, batch_extra)
     report.batch_id = batch_id
     set_audit_context(conn, actor=options.actor, batch_id=batch_id)
-    mapped = [c for c in MERGED if c not in ("source", "source_attrs")]
+    # A file updates only what it holds: columns its mapping does not fill keep their values.
+    written = written_columns(resolved)
+    mapped = [c for c in written if c not in ("source", "source_attrs")]
     compared = ", ".join(f"p.{c}" for c in mapped)
     staged = ", ".join(f"s.{c}" for c in mapped)
-    assignments = ", ".join(f"{c} = s.{c}" for c in MERGED)
-    columns = ", ".join(MERGED)
-    selected = ", ".join(f"s.{c}" for c in MERGED)
+    assignments = ", ".join(f"{c} = s.{c}" for c in written)
+    columns = ", ".join(written)
+    selected = ", ".join(f"s.{c}" for c in written)
     # One equality join per kind of key, so each statement is a hash join: parcels with a valid
     # 宗地代码 match on it; the others on the raw code they were loaded with.
     key = resolved.mapping.key
@@ -680,14 +700,21 @@ def assign_zones(conn: Connection, *, batch_id: int | None = None) -> int:
 
     Only the parcels last written by ``batch_id`` when given, else all; returns how many changed.
     """
+    # Zones drive the join (few, large boundaries): consecutive point-in-polygon tests then reuse
+    # PostGIS's prepared geometry of the same boundary, and parcels are found through their index.
     result = conn.execute(
         text(
-            "UPDATE parcel p SET zone_id = f.zone_id FROM ("
-            "  SELECT q.id, (SELECT z.id FROM zone z"
-            "                WHERE ST_Intersects(z.boundary, ST_PointOnSurface(q.geom))"
-            "                ORDER BY z.area_m2 LIMIT 1) AS zone_id"
-            "  FROM parcel q WHERE CAST(:batch AS bigint) IS NULL OR q.load_batch_id = :batch"
-            ") f WHERE p.id = f.id AND p.zone_id IS DISTINCT FROM f.zone_id"
+            "WITH hit AS ("
+            "  SELECT DISTINCT ON (q.id) q.id, z.id AS zone_id"
+            "  FROM zone z JOIN parcel q ON ST_Intersects(z.boundary, q.geom)"
+            "   AND ST_Intersects(z.boundary, ST_PointOnSurface(q.geom))"
+            "  WHERE CAST(:batch AS bigint) IS NULL OR q.load_batch_id = :batch"
+            "  ORDER BY q.id, z.area_m2),"
+            " wanted AS ("
+            "  SELECT q.id, hit.zone_id FROM parcel q LEFT JOIN hit ON hit.id = q.id"
+            "  WHERE CAST(:batch AS bigint) IS NULL OR q.load_batch_id = :batch)"
+            " UPDATE parcel p SET zone_id = wanted.zone_id FROM wanted"
+            " WHERE p.id = wanted.id AND p.zone_id IS DISTINCT FROM wanted.zone_id"
         ),
         {"batch": batch_id},
     )

@@ -16,6 +16,7 @@ from landgis.errors import InvalidInput
 from landgis.loading.source import detect_text_encoding, sha256_of
 
 HEADER_SCAN_ROWS = 15
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 
 
 @dataclass(frozen=True)
@@ -74,19 +75,20 @@ def _unit_factor(header: str, column: Column) -> float | None:
     return None
 
 
-def list_sheets(path: Path) -> list[str]:
-    if path.suffix.lower() not in (".xlsx", ".xlsm"):
-        return []
-    from openpyxl import load_workbook
+def _open_workbook(path: Path) -> Any:
+    from python_calamine import CalamineWorkbook
 
     try:
-        workbook = load_workbook(path, read_only=True)
+        return CalamineWorkbook.from_path(str(path))
     except Exception as exc:
-        raise InvalidInput(f"{path.name}: 无法打开Excel文件 ({type(exc).__name__})") from exc
-    try:
-        return list(workbook.sheetnames)
-    finally:
-        workbook.close()
+        raise InvalidInput(f"{path.name}: 无法打开Excel文件, 文件可能已损坏 ({type(exc).__name__})") from exc
+
+
+def list_sheets(path: Path) -> list[str]:
+    """Sheet names of an Excel workbook ([] for a CSV)."""
+    if path.suffix.lower() not in EXCEL_SUFFIXES:
+        return []
+    return list(_open_workbook(path).sheet_names)
 
 
 def read_table(path: Path, columns: list[Column], *, sheet: str | None = None, encoding: str | None = None) -> Table:
@@ -98,7 +100,7 @@ def read_table(path: Path, columns: list[Column], *, sheet: str | None = None, e
     if not path.is_file():
         raise InvalidInput(f"{path}: 文件不存在 (no such file)")
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
+    if suffix in EXCEL_SUFFIXES:
         raw, sheet = _read_excel(path, sheet)
     elif suffix == ".csv":
         enc = encoding or detect_text_encoding(path)[0]
@@ -108,7 +110,7 @@ def read_table(path: Path, columns: list[Column], *, sheet: str | None = None, e
             raise InvalidInput(f"{path.name}: CSV无法读取 ({type(exc).__name__})") from exc
         sheet = None
     else:
-        raise InvalidInput(f"{path.name}: 不支持的表格类型 {suffix} (supported: .xlsx .csv)")
+        raise InvalidInput(f"{path.name}: 不支持的表格类型 {suffix} (supported: .xlsx .xls .ods .csv)")
     label = f"{path.name}#{sheet}" if sheet else path.name
     header_index = _find_header(raw, columns, label)
     headers = [str(h).strip() if not _blank(h) else "" for h in raw.iloc[header_index].tolist()]
@@ -145,47 +147,51 @@ def read_table(path: Path, columns: list[Column], *, sheet: str | None = None, e
 
 
 def _read_excel(path: Path, sheet: str | None) -> tuple[pd.DataFrame, str]:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(path, read_only=False, data_only=True)
-    except Exception as exc:
-        raise InvalidInput(f"{path.name}: 无法打开Excel文件 ({type(exc).__name__})") from exc
-    try:
-        names = workbook.sheetnames
-        if sheet is None:
-            sheet = names[0]
-        elif sheet not in names:
-            raise InvalidInput(f"{path.name}: 工作表 {sheet!r} 不存在 (sheets: {', '.join(names)})")
-        worksheet = workbook[sheet]
-        merged = [str(r) for r in worksheet.merged_cells.ranges if r.min_row <= HEADER_SCAN_ROWS]
-        rows = [list(r) for r in worksheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
+    """A sheet's cells (python-calamine: fast, and it reports merged ranges) and its name."""
+    workbook = _open_workbook(path)
+    names = list(workbook.sheet_names)
+    if sheet is None:
+        sheet = names[0]
+    elif sheet not in names:
+        raise InvalidInput(f"{path.name}: 工作表 {sheet!r} 不存在 (sheets: {', '.join(names)})")
+    worksheet = workbook.get_sheet_by_name(sheet)
+    rows = worksheet.to_python(skip_empty_area=False)
     frame = pd.DataFrame(rows, dtype=object)
+    merged = [
+        f"{_cell_name(r0, c0)}:{_cell_name(r1, c1)}"
+        for (r0, c0), (r1, c1) in (worksheet.merged_cell_ranges or [])
+        if r0 < HEADER_SCAN_ROWS
+    ]
     if merged:
         frame.attrs["merged"] = merged
     return frame, sheet
 
 
+def _cell_name(row: int, col: int) -> str:
+    """Excel's name of a 0-based cell (0, 0) → A1."""
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{row + 1}"
+
+
 def _find_header(raw: pd.DataFrame, columns: list[Column], label: str) -> int:
-    best, best_hits = -1, 0
+    """The first of the top rows that holds at least two known headers (title rows above it are skipped)."""
     for index in range(min(HEADER_SCAN_ROWS, len(raw))):
         cells = [str(v) for v in raw.iloc[index].tolist() if not _blank(v)]
-        hits = sum(1 for c in columns if any(_match(cell, c) for cell in cells))
-        if hits >= 2 and hits > best_hits:
-            best, best_hits = index, hits
+        if sum(1 for c in columns if any(_match(cell, c) for cell in cells)) >= 2:
             break
-    if best < 0:
+    else:
         raise InvalidInput(f"{label}: 前{HEADER_SCAN_ROWS}行中找不到表头 (no header row with known column names)")
-    merged = raw.attrs.get("merged", [])
-    header_row = best + 1
-    touching = [m for m in merged if _range_rows(m)[0] <= header_row <= _range_rows(m)[1]]
+    header_row = index + 1
+    touching = [m for m in raw.attrs.get("merged", []) if _range_rows(m)[0] <= header_row <= _range_rows(m)[1]]
     if touching:
         raise InvalidInput(
             f"{label}: 表头含合并单元格 {', '.join(touching[:3])}; 请拆分为单行表头 (merged header cells)"
         )
-    return best
+    return index
 
 
 def _range_rows(cell_range: str) -> tuple[int, int]:

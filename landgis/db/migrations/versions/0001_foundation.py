@@ -118,18 +118,19 @@ BEGIN
            to_jsonb(o) - ignored
     FROM old_rows o;
   ELSE
+    -- Rows are turned into jsonb once each, then matched on id with a hash join.
     INSERT INTO change_log (actor, client_addr, request_id, batch_id, table_name, row_id, action, changes)
+    WITH n AS MATERIALIZED (SELECT r.id, to_jsonb(r) - ignored AS j FROM new_rows r),
+         o AS MATERIALIZED (SELECT r.id, to_jsonb(r) - ignored AS j FROM old_rows r),
+         d AS (
+           SELECT n.id,
+                  (SELECT jsonb_object_agg(e.key, jsonb_build_object('old', o.j -> e.key, 'new', e.value))
+                   FROM jsonb_each(n.j) AS e
+                   WHERE (o.j -> e.key) IS DISTINCT FROM e.value) AS changes
+           FROM n JOIN o ON o.id = n.id)
     SELECT landgis_actor(), landgis_setting('landgis.client_addr'), landgis_setting('landgis.request_id'),
            landgis_setting('landgis.batch_id')::bigint, TG_TABLE_NAME, d.id, 'update', d.changes
-    FROM (
-      SELECT n.id,
-             (SELECT jsonb_object_agg(e.key, jsonb_build_object('old', oj -> e.key, 'new', e.value))
-              FROM jsonb_each(nj - ignored) AS e
-              WHERE (oj -> e.key) IS DISTINCT FROM e.value) AS changes
-      FROM new_rows n
-      JOIN old_rows o ON o.id = n.id
-      CROSS JOIN LATERAL (SELECT to_jsonb(n) AS nj, to_jsonb(o) AS oj) AS j
-    ) AS d
+    FROM d
     WHERE d.changes IS NOT NULL;
   END IF;
   RETURN NULL;

@@ -1,0 +1,162 @@
+"""Loading parcels: encoding and CRS detection, mapping, all-or-nothing, idempotence, history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, text
+
+from landgis.loading.batch import LoadFailed
+from landgis.loading.parcels import ParcelLoadOptions, load_parcels
+from tests.loading.conftest import parcel_row, write_shapefile
+
+
+def _parcels(db: Connection) -> list[tuple]:
+    return db.execute(text("SELECT zddm, right_holder, area_mu, region_code FROM parcel ORDER BY zddm")).all()
+
+
+def test_gbk_shapefile_without_cpg_loads_with_chinese_intact(county: Connection, tmp_path: Path) -> None:
+    path = write_shapefile(tmp_path, [parcel_row(1, 0, 0), parcel_row(2, 100, 0, 200, 100, 约定容积="≥1.5")])
+    report = load_parcels(county, path)
+    assert report.source["encoding"] == "GBK"
+    assert "UTF-8" in report.source["encoding_reason"]  # says why: not valid UTF-8
+    assert report.source["crs"] == "EPSG:4528"
+    assert report.counts["inserted"] == 2
+    rows = _parcels(county)
+    assert [r.right_holder for r in rows] == ["示范县第1机械有限公司", "示范县第2机械有限公司"]
+    assert rows[0].area_mu == pytest.approx(15.0, rel=1e-6)
+    assert rows[1].area_mu == pytest.approx(30.0, rel=1e-6)
+    far = county.execute(text("SELECT far_min, far_max FROM parcel WHERE zddm LIKE '%00002'")).one()
+    assert tuple(far) == (1.5, None)
+
+
+def test_rerun_changes_nothing_and_says_so(county: Connection, tmp_path: Path) -> None:
+    path = write_shapefile(tmp_path, [parcel_row(1, 0, 0), parcel_row(2, 100, 0)])
+    load_parcels(county, path)
+    history = county.execute(text("SELECT count(*) FROM change_log")).scalar_one()
+    again = load_parcels(county, path)
+    assert again.counts == {"read": 2, "inserted": 0, "updated": 0, "unchanged": 2, "rejected": 0}
+    assert again.status == "unchanged"
+    assert "无变化" in again.message
+    assert county.execute(text("SELECT count(*) FROM change_log")).scalar_one() == history
+
+
+def test_changed_attribute_is_updated_and_recorded(county: Connection, tmp_path: Path) -> None:
+    load_parcels(county, write_shapefile(tmp_path / "a", [parcel_row(1, 0, 0)]))
+    edited = parcel_row(1, 0, 0)
+    edited["权利人"] = "示范县新主人有限公司"
+    report = load_parcels(county, write_shapefile(tmp_path / "b", [edited]), ParcelLoadOptions(user="clerk"))
+    assert report.counts["updated"] == 1
+    change = county.execute(
+        text("SELECT actor, batch_id, changes FROM change_log WHERE action = 'update' ORDER BY id DESC LIMIT 1")
+    ).one()
+    assert change.actor == "clerk"
+    assert change.batch_id == report.batch_id
+    assert change.changes["right_holder"] == {"old": "示范县第1机械有限公司", "new": "示范县新主人有限公司"}
+
+
+def test_one_bad_row_fails_the_whole_load(county: Connection, tmp_path: Path) -> None:
+    rows = [parcel_row(1, 0, 0), parcel_row(2, 100, 0, 约定容积="看情况")]
+    path = write_shapefile(tmp_path, rows)
+    with pytest.raises(LoadFailed) as failure:
+        load_parcels(county, path)
+    issues = failure.value.report.errors
+    assert [(i.row, i.field, i.code) for i in issues] == [(2, "约定容积", "far_text")]
+    assert _parcels(county) == []  # nothing reached the live table
+    status = county.execute(text("SELECT status FROM load_batch ORDER BY id DESC LIMIT 1")).scalar_one()
+    assert status == "failed"
+
+
+def test_accept_partial_loads_the_valid_rows(county: Connection, tmp_path: Path) -> None:
+    rows = [parcel_row(1, 0, 0), parcel_row(2, 100, 0, 约定容积="看情况")]
+    report = load_parcels(county, write_shapefile(tmp_path, rows), ParcelLoadOptions(accept_partial=True))
+    assert report.counts["inserted"] == 1
+    assert report.counts["rejected"] == 1
+    assert [r.zddm for r in _parcels(county)] == ["330699001001GB00001"]
+
+
+def test_dry_run_writes_nothing(county: Connection, tmp_path: Path) -> None:
+    report = load_parcels(county, write_shapefile(tmp_path, [parcel_row(1, 0, 0)]), ParcelLoadOptions(dry_run=True))
+    assert report.counts["inserted"] == 1
+    assert report.status == "dry_run"
+    assert _parcels(county) == []
+    assert county.execute(text("SELECT count(*) FROM load_batch")).scalar_one() == 0
+
+
+def test_missing_prj_with_zone_prefix_is_detected(county: Connection, tmp_path: Path) -> None:
+    report = load_parcels(county, write_shapefile(tmp_path, [parcel_row(1, 0, 0)], prj=False))
+    assert report.source["crs"] == "EPSG:4528"
+    assert "带号40" in report.source["crs_reason"]
+
+
+def test_missing_prj_in_central_meridian_form_needs_the_zone(county: Connection, tmp_path: Path) -> None:
+    path = write_shapefile(tmp_path, [parcel_row(1, 0, 0)], epsg=4549, prj=False)
+    with pytest.raises(Exception, match="中央经线"):
+        load_parcels(county, path)
+    report = load_parcels(county, path, ParcelLoadOptions(region="330699"))
+    assert report.source["crs"] == "EPSG:4549"
+    assert _parcels(county)[0].area_mu == pytest.approx(15.0, rel=1e-6)
+
+
+def test_parcel_outside_its_county_is_refused(county: Connection, tmp_path: Path) -> None:
+    path = write_shapefile(tmp_path, [parcel_row(1, 50_000, 0)])
+    with pytest.raises(LoadFailed) as failure:
+        load_parcels(county, path)
+    assert [i.code for i in failure.value.report.errors] == ["outside_region"]
+
+
+def test_self_intersecting_ring_is_repaired_and_reported(county: Connection, tmp_path: Path) -> None:
+    import shapely
+
+    from tests.helpers import GK_EAST, GK_NORTH
+
+    x0, y0 = 40_000_000 + GK_EAST, GK_NORTH
+    bowtie = shapely.Polygon([(x0, y0), (x0 + 100, y0 + 100), (x0 + 100, y0), (x0, y0 + 100), (x0, y0)])
+    row = parcel_row(1, 0, 0)
+    row["geometry"] = bowtie
+    report = load_parcels(county, write_shapefile(tmp_path, [row]))
+    assert [i.code for i in report.issues if i.severity == "repaired"] == ["geometry_repaired"]
+    area = county.execute(text("SELECT area_m2 FROM parcel")).scalar_one()
+    assert area == pytest.approx(5_000, rel=1e-6)  # two triangles of the bow tie
+
+
+def test_overlap_with_an_existing_parcel_is_refused(county: Connection, tmp_path: Path) -> None:
+    load_parcels(county, write_shapefile(tmp_path / "a", [parcel_row(1, 0, 0)]))
+    with pytest.raises(LoadFailed) as failure:
+        load_parcels(county, write_shapefile(tmp_path / "b", [parcel_row(2, 50, 0)]))  # half on top of #1
+    assert [i.code for i in failure.value.report.errors] == ["overlap"]
+    # touching along an edge is not an overlap
+    report = load_parcels(county, write_shapefile(tmp_path / "c", [parcel_row(3, 100, 0)]))
+    assert report.counts["inserted"] == 1
+
+
+def test_duplicate_code_in_file_is_refused(county: Connection, tmp_path: Path) -> None:
+    rows = [parcel_row(1, 0, 0), parcel_row(1, 200, 0)]
+    with pytest.raises(LoadFailed) as failure:
+        load_parcels(county, write_shapefile(tmp_path, rows))
+    assert [(i.row, i.code) for i in failure.value.report.errors] == [(2, "duplicate_key")]
+
+
+def test_invalid_code_is_kept_raw_and_reported(county: Connection, tmp_path: Path) -> None:
+    row = parcel_row(1, 0, 0)
+    row["宗地代码"] = "临2023-15号"
+    report = load_parcels(county, write_shapefile(tmp_path, [row]), ParcelLoadOptions(region="330699"))
+    assert [i.code for i in report.issues] == ["zddm_invalid"]
+    stored = county.execute(text("SELECT zddm, zddm_raw, zddm_valid FROM parcel")).one()
+    assert tuple(stored) == (None, "临2023-15号", False)
+    again = load_parcels(
+        county,
+        write_shapefile(tmp_path / "again", [dict(parcel_row(1, 0, 0), 宗地代码="临2023-15号")]),
+        ParcelLoadOptions(region="330699"),
+    )
+    assert again.counts["unchanged"] == 1  # matched on the raw code, not inserted twice
+
+
+def test_a_file_without_a_field_keeps_its_stored_values(county: Connection, tmp_path: Path) -> None:
+    load_parcels(county, write_shapefile(tmp_path / "a", [parcel_row(1, 0, 0, 约定容积="1.2-2.0")]))
+    without = parcel_row(1, 0, 0)  # no 约定容积 column at all
+    report = load_parcels(county, write_shapefile(tmp_path / "b", [without]))
+    assert report.counts["unchanged"] == 1
+    stored = county.execute(text("SELECT far_agreed_raw, far_min, far_max FROM parcel")).one()
+    assert tuple(stored) == ("1.2-2.0", 1.2, 2.0)
