@@ -26,24 +26,27 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
+def prepare_connection(conn: Connection, request: Request, settings: Settings) -> None:
+    """Set what every query of a request runs under: timeout, audit context and region scope."""
+    conn.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(settings.statement_timeout_ms)})
+    set_audit_context(
+        conn,
+        actor=getattr(request.state, "actor", None) or "anonymous",
+        client_addr=request.client.host if request.client else None,
+        request_id=getattr(request.state, "request_id", None),
+    )
+    # Every query of the request runs under the caller's region scope (unrestricted until
+    # accounts exist); row-level security and scoped queries read it in the database.
+    set_scope(conn, getattr(request.state, "region_scope", None))
+
+
 def get_connection(request: Request, engine: EngineDep, settings: SettingsDep) -> Iterator[Connection]:
-    """A connection in a transaction for one request, with the statement timeout and audit context set.
+    """A connection in a transaction for one request (see ``prepare_connection``).
 
     Commits when the route returns normally, rolls back when it raises.
     """
     with engine.begin() as conn:
-        conn.execute(
-            text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(settings.statement_timeout_ms)}
-        )
-        set_audit_context(
-            conn,
-            actor="anonymous",
-            client_addr=request.client.host if request.client else None,
-            request_id=getattr(request.state, "request_id", None),
-        )
-        # Every query of the request runs under the caller's region scope (unrestricted until
-        # accounts exist); row-level security and scoped queries read it in the database.
-        set_scope(conn, getattr(request.state, "region_scope", None))
+        prepare_connection(conn, request, settings)
         yield conn
 
 

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import Request
+from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL, make_url
 
@@ -19,6 +21,8 @@ from landgis.db import cluster, migrate
 from landgis.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+DEMO_PARCELS = 400
+DEMO_SEED = 20221231
 
 
 def _admin_url(settings: Settings) -> URL:
@@ -65,6 +69,74 @@ def db(engine: Engine) -> Iterator[Connection]:
         finally:
             if transaction.is_active:
                 transaction.rollback()
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generated files of the session's demo county."""
+    from landgis.cli.demo import generator
+
+    folder = tmp_path_factory.mktemp("demo-county")
+    generator().generate(folder, parcels=DEMO_PARCELS, seed=DEMO_SEED)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_engine(admin_url: URL, demo_folder: Path) -> Iterator[Engine]:
+    """A database holding a small demo county (400 parcels), loaded once per session. Read it
+    through ``demo_db`` (rolled back) so that tests never change it for each other."""
+    from landgis.cli.demo import load_demo
+
+    name = f"landgis_test_demo_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    cluster.drop_database(admin_url, name)
+    cluster.ensure_database(admin_url, name)
+    eng = create_engine(admin_url.set(database=name), pool_size=4, max_overflow=4)
+    migrate.upgrade(eng)
+    load_demo(eng, demo_folder, show=lambda label, report: None)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def demo_db(demo_engine: Engine) -> Iterator[Connection]:
+    """A connection to the demo-county database, rolled back when the test ends."""
+    with demo_engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            yield conn
+        finally:
+            if transaction.is_active:
+                transaction.rollback()
+
+
+def api_client(app_settings: Settings, engine: Engine, conn: Connection) -> Iterator[TestClient]:
+    """A test client whose requests all run on ``conn`` (each in a savepoint), so nothing they
+    write outlives the test."""
+    from api.deps import get_connection, prepare_connection
+    from api.main import create_app
+
+    app = create_app(app_settings, engine=engine)
+
+    def shared_connection(request: Request) -> Iterator[Connection]:
+        with conn.begin_nested():
+            prepare_connection(conn, request, app_settings)
+            yield conn
+
+    app.dependency_overrides[get_connection] = shared_connection
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine, db: Connection) -> Iterator[TestClient]:
+    """The service on the (empty) test database; everything rolled back after the test."""
+    yield from api_client(settings, engine, db)
+
+
+@pytest.fixture
+def demo_client(settings: Settings, demo_engine: Engine, demo_db: Connection) -> Iterator[TestClient]:
+    """The service on the demo county; everything rolled back after the test."""
+    yield from api_client(settings, demo_engine, demo_db)
 
 
 @pytest.fixture

@@ -86,3 +86,10 @@ def test_chinese_text_and_areas_round_trip(loaded: tuple[Engine, Path, list[str]
         assert location == source.loc[zddm, "坐落"]
         geodesic = abs(geod.geometry_area_perimeter(shapely.from_wkb(bytes(wkb)))[0])
         assert area_mu == pytest.approx(geodesic / 666.67, rel=1e-3)
+
+
+def test_session_demo_county_fixture(demo_db: object, demo_client: object) -> None:
+    from sqlalchemy import text as sql
+
+    assert demo_db.execute(sql("SELECT count(*) FROM parcel")).scalar_one() == 400
+    assert demo_client.get("/health").json()["status"] == "ok"

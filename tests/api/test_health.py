@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-
-from api.main import create_app
-from landgis.settings import Settings
-
-
-@pytest.fixture
-def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, engine=engine)) as test_client:
-        yield test_client
 
 
 def test_health_reports_versions(client: TestClient) -> None:
