@@ -21,7 +21,7 @@ PARCELS = 300
 
 
 @pytest.fixture(scope="module")
-def demo_db(admin_url: URL) -> Iterator[Engine]:
+def scratch_demo(admin_url: URL) -> Iterator[Engine]:
     name = "landgis_test_demo"
     cluster.drop_database(admin_url, name)
     cluster.ensure_database(admin_url, name)
@@ -33,10 +33,10 @@ def demo_db(admin_url: URL) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="module")
-def loaded(demo_db: Engine, tmp_path_factory: pytest.TempPathFactory) -> tuple[Engine, Path, list[str]]:
+def loaded(scratch_demo: Engine, tmp_path_factory: pytest.TempPathFactory) -> tuple[Engine, Path, list[str]]:
     home = tmp_path_factory.mktemp("home")
     env = {
-        "LANDGIS_DATABASE_URL": demo_db.url.render_as_string(hide_password=False),
+        "LANDGIS_DATABASE_URL": scratch_demo.url.render_as_string(hide_password=False),
         "LANDGIS_HOME": str(home),
         "COLUMNS": "200",
     }
@@ -46,7 +46,7 @@ def loaded(demo_db: Engine, tmp_path_factory: pytest.TempPathFactory) -> tuple[E
         result = runner.invoke(app, ["demo", "load", "--parcels", str(PARCELS)], env=env)
         assert result.exit_code == 0, result.output
         outputs.append(result.output)
-    return demo_db, next((home / "demo").iterdir()), outputs
+    return scratch_demo, next((home / "demo").iterdir()), outputs
 
 
 def test_counts_match_the_generated_files(loaded: tuple[Engine, Path, list[str]]) -> None:
