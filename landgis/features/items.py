@@ -115,7 +115,7 @@ def _output_geometry(collection: Collection, out: crsmod.Crs) -> ColumnElement[A
         geom = func.ST_Transform(geom, out.srid)
     if out.north_first:
         geom = func.ST_FlipCoordinates(geom)
-    return func.ST_AsGeoJSON(geom, out.precision)
+    return func.ST_AsGeoJSON(geom, out.precision, 0)  # options 0: no "crs" member (RFC 7946)
 
 
 def feature_text(collection: Collection, out: crsmod.Crs, chosen: list[Property]) -> ColumnElement[str]:

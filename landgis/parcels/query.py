@@ -62,7 +62,7 @@ class ParcelSearch:
     zone_id: int | None = None
     status: list[str] = field(default_factory=list)
     polygon: BaseGeometry | None = None
-    bbox: tuple[float, float, float, float] | None = None
+    bbox: tuple[float, ...] | None = None
     sort: str = "id"
     limit: int = 50
     offset: int = 0
