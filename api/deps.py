@@ -98,10 +98,10 @@ def authenticate(conn: Connection, request: Request) -> Principal | None:
         return principal
     principal = principal_for_session(conn, secret)
     if principal is None:
-        if request.url.path in PUBLIC_PATHS:
+        if request_path(request) in PUBLIC_PATHS:
             return None  # a stale cookie must not lock anyone out of the log-in page
         raise NotAuthenticated("登录已过期, 请重新登录 (session expired)")
-    path = request.url.path
+    path = request_path(request)
     if request.method not in SAFE_METHODS and path not in FORM_CSRF_PATHS and path not in PUBLIC_PATHS:
         check_csrf(request, principal, request.headers.get(CSRF_HEADER))
     return principal
@@ -151,12 +151,18 @@ def get_connection(request: Request, engine: EngineDep, settings: SettingsDep) -
 ConnDep = Annotated[Connection, Depends(get_connection)]
 
 
+def request_path(request: Request) -> str:
+    """The path as the app routes it (without a proxy's root_path). Not ``scope["route"].path``:
+    an included router's route carries its path without the router's prefix."""
+    path: str = request.scope["path"]
+    root: str = request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 def require_user(request: Request, conn: ConnDep) -> Principal | None:
     """App-wide: refuse anonymous requests except to ``PUBLIC_PATHS``."""
     principal: Principal | None = getattr(request.state, "principal", None)
-    route = request.scope.get("route")
-    path = getattr(route, "path", request.url.path)
-    if principal is None and path not in PUBLIC_PATHS:
+    if principal is None and request_path(request) not in PUBLIC_PATHS:
         raise NotAuthenticated("请先登录 (sign in first)")
     return principal
 
