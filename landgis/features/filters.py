@@ -134,10 +134,14 @@ class _Translator:
         if op == "like":
             self.arity(op, args, 2)
             left = self.scalar(args[0], depth)
-            if left.type != "string" or not isinstance(args[1], str):
+            pattern = args[1]
+            lowered = isinstance(pattern, dict) and pattern.get("op") == "casei" and len(pattern.get("args", [])) == 1
+            if lowered:
+                pattern = pattern["args"][0]
+            if left.type != "string" or not isinstance(pattern, str):
                 raise self.fail("LIKE 只用于文字属性和文字模式 (LIKE needs a text property and a text pattern)")
-            pattern = self.bind(args[1], String())
-            return left.expr.like(pattern)
+            bound = self.bind(pattern, String())
+            return left.expr.like(func.lower(bound) if lowered else bound)
         if op == "between":
             self.arity(op, args, 3)
             value = self.scalar(args[0], depth)
