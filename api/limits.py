@@ -52,18 +52,26 @@ class BodyLimit:
                 return
         received = 0
         started = False
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    # Answer now: the framework may catch the exception below while parsing the
+                    # body, and whatever it answers then is dropped by tracking_send.
+                    if not started and not refused:
+                        refused = True
+                        await self.refuse(scope, send, limit)
                     raise BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -71,8 +79,7 @@ class BodyLimit:
         try:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
-            if not started:
-                await self.refuse(scope, send, limit)
+            pass
 
     async def refuse(self, scope: Scope, send: Send, limit: int) -> None:
         body: dict[str, Any] = {
