@@ -7,6 +7,7 @@ chunks. Routes that take files (uploads) register a larger limit for their path 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -76,10 +77,8 @@ class BodyLimit:
                 started = True
             await send(message)
 
-        try:
+        with contextlib.suppress(BodyTooLarge):
             await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            pass
 
     async def refuse(self, scope: Scope, send: Send, limit: int) -> None:
         body: dict[str, Any] = {
