@@ -247,7 +247,8 @@ def add_occupancy(conn: Connection, parcel_id: int, values: Mapping[str, Any]) -
         raise NotFound(f"宗地 {parcel_id} 不存在或不在您的范围内 (no such parcel in your scope)")
     current = checked.get("valid_to") is None or checked["valid_to"] >= dt.date.today()
     if current:
-        _check_total_area(conn, parcel_id, None, checked.get("land_area_mu") or float(parcel_area))
+        area = checked.get("land_area_mu")
+        _check_total_area(conn, parcel_id, None, float(parcel_area) if area is None else float(area))
     params = {name: checked.get(name) for name in _OCCUPANCY_FIELDS}
     try:
         with conn.begin_nested():
@@ -289,7 +290,8 @@ def update_occupancy(conn: Connection, parcel_id: int, occupancy_id: int, change
     still_current = merged["valid_to"] is None or merged["valid_to"] >= dt.date.today()
     if still_current:
         parcel_area = conn.execute(text("SELECT area_mu FROM parcel WHERE id = :id"), {"id": parcel_id}).scalar_one()
-        _check_total_area(conn, parcel_id, occupancy_id, merged["land_area_mu"] or float(parcel_area))
+        area = merged["land_area_mu"]
+        _check_total_area(conn, parcel_id, occupancy_id, float(parcel_area) if area is None else float(area))
     assignments = ", ".join(f"{c} = :{c}" for c in changed)
     try:
         with conn.begin_nested():

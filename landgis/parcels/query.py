@@ -177,11 +177,13 @@ def occupancy_of(conn: Connection, parcel_id: int, *, current_only: bool = False
 
 
 def parcel_etag(conn: Connection, parcel_id: int) -> str:
-    """A version tag of the parcel's row (changes whenever a value changes)."""
-    stamp = conn.execute(select(Parcel.updated_at).where(Parcel.id == parcel_id)).scalar()
-    if stamp is None:
+    """A version tag of the parcel's row: a digest of all its values, so any change changes it."""
+    digest = conn.execute(
+        text("SELECT md5(CAST(to_jsonb(p) AS text)) FROM parcel p WHERE p.id = :id"), {"id": parcel_id}
+    ).scalar()
+    if digest is None:
         raise NotFound(f"宗地 {parcel_id} 不存在或不在您的范围内 (no such parcel in your scope)")
-    return f'"{parcel_id}-{stamp.timestamp():.6f}"'
+    return f'"{digest}"'
 
 
 def region_of(conn: Connection, parcel_id: int) -> str:

@@ -86,21 +86,33 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT coalesce(current_setting('landgis.scope', true), '') IN ('', '*')
 $$;
 
--- Whether a change_log row may be shown under the current scope: the row it describes must be
--- visible; for a deleted row, the old values it kept decide.
-CREATE FUNCTION landgis_change_visible(tbl text, rid bigint, act text, changes jsonb) RETURNS boolean
-LANGUAGE sql STABLE AS $$
+-- An enterprise is visible when its own region is in scope or it uses a parcel that is.
+CREATE FUNCTION landgis_enterprise_visible(eid bigint) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT landgis_scope_unrestricted()
+      OR landgis_in_scope((SELECT e.region_code FROM enterprise e WHERE e.id = eid))
+      OR EXISTS (SELECT 1 FROM occupancy o JOIN parcel p ON p.id = o.parcel_id
+                 WHERE o.enterprise_id = eid AND landgis_in_scope(p.region_code))
+$$;
+
+-- Whether a change_log row may be shown under the current scope: the row it describes, or for a
+-- row deleted since, the values its delete entry kept, must lie in scope. SECURITY DEFINER so that
+-- it may read change_log itself (a policy querying its own table would recurse); every check is
+-- therefore an explicit landgis_in_scope().
+CREATE FUNCTION landgis_change_visible(tbl text, rid bigint) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   SELECT landgis_scope_unrestricted() OR CASE tbl
-    WHEN 'parcel' THEN
-      CASE WHEN act = 'delete' THEN landgis_in_scope(changes ->> 'region_code')
-           ELSE EXISTS (SELECT 1 FROM parcel p WHERE p.id = rid) END
-    WHEN 'occupancy' THEN
-      CASE WHEN act = 'delete'
-           THEN EXISTS (SELECT 1 FROM parcel p WHERE p.id = (changes ->> 'parcel_id')::bigint)
-           ELSE EXISTS (SELECT 1 FROM occupancy o WHERE o.id = rid) END
-    WHEN 'enterprise' THEN EXISTS (SELECT 1 FROM enterprise e WHERE e.id = rid)
-    WHEN 'enterprise_year' THEN EXISTS (SELECT 1 FROM enterprise_year y WHERE y.id = rid)
-    WHEN 'zone' THEN EXISTS (SELECT 1 FROM zone z WHERE z.id = rid AND landgis_in_scope(z.region_code))
+    WHEN 'parcel' THEN landgis_in_scope(coalesce(
+      (SELECT p.region_code FROM parcel p WHERE p.id = rid),
+      (SELECT d.changes ->> 'region_code' FROM change_log d
+       WHERE d.table_name = 'parcel' AND d.row_id = rid AND d.action = 'delete' LIMIT 1)))
+    WHEN 'occupancy' THEN landgis_in_scope((SELECT p.region_code FROM parcel p WHERE p.id = coalesce(
+      (SELECT o.parcel_id FROM occupancy o WHERE o.id = rid),
+      (SELECT (d.changes ->> 'parcel_id')::bigint FROM change_log d
+       WHERE d.table_name = 'occupancy' AND d.row_id = rid AND d.action = 'delete' LIMIT 1))))
+    WHEN 'enterprise' THEN landgis_enterprise_visible(rid)
+    WHEN 'enterprise_year' THEN landgis_enterprise_visible((SELECT y.enterprise_id FROM enterprise_year y WHERE y.id = rid))
+    WHEN 'zone' THEN landgis_in_scope((SELECT z.region_code FROM zone z WHERE z.id = rid))
     ELSE false
   END
 $$;
@@ -180,7 +192,8 @@ DROP_FUNCTIONS = r"""
 ALTER FUNCTION landgis_log_changes() SECURITY INVOKER RESET search_path;
 DROP FUNCTION IF EXISTS landgis_log_redacted_changes();
 DROP FUNCTION IF EXISTS landgis_audit(text, text, bigint, text, jsonb);
-DROP FUNCTION IF EXISTS landgis_change_visible(text, bigint, text, jsonb);
+DROP FUNCTION IF EXISTS landgis_change_visible(text, bigint);
+DROP FUNCTION IF EXISTS landgis_enterprise_visible(bigint);
 DROP FUNCTION IF EXISTS landgis_scope_unrestricted();
 CREATE OR REPLACE FUNCTION landgis_in_scope(code text) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -210,7 +223,7 @@ POLICIES = {
         " WHERE o.enterprise_id = enterprise.id AND landgis_in_scope(p.region_code))"
     ),
     "enterprise_year": "EXISTS (SELECT 1 FROM enterprise e WHERE e.id = enterprise_year.enterprise_id)",
-    "change_log": "landgis_change_visible(table_name, row_id, action, changes)",
+    "change_log": "landgis_change_visible(table_name, row_id)",
     "audit_event": (
         "landgis_scope_unrestricted() OR (region_code IS NOT NULL AND landgis_in_scope(region_code))"
         " OR (target_table = 'parcel' AND EXISTS (SELECT 1 FROM parcel p WHERE p.id = audit_event.target_id))"
