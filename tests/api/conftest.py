@@ -85,6 +85,10 @@ def _county(db: Connection, code: str, name: str, x: float, n: int) -> County:
 @pytest.fixture
 def two_counties(db: Connection) -> TwoCounties:
     """Counties A (330601) and B (330602), 10 km apart, each with one parcel, enterprise and figures."""
+    return build_two_counties(db)
+
+
+def build_two_counties(db: Connection) -> TwoCounties:
     db.execute(text("INSERT INTO region (code, name, level) VALUES ('330000', '浙江省', 1)"))
     db.execute(text("INSERT INTO region (code, name, level, parent_code) VALUES ('330600', '绍兴市', 2, '330000')"))
     a = _county(db, "330601", "甲县", 0, 1)

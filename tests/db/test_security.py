@@ -8,7 +8,12 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import ProgrammingError
 
 from landgis.db.engine import set_scope
-from tests.api.conftest import TwoCounties, two_counties  # noqa: F401 (the fixture)
+from tests.api.conftest import TwoCounties, build_two_counties
+
+
+@pytest.fixture
+def two_counties(db: Connection) -> TwoCounties:
+    return build_two_counties(db)
 
 
 def as_app(db: Connection, scope: list[str] | None) -> None:
