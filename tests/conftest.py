@@ -150,8 +150,6 @@ def restore_connection(conn: Connection) -> None:
     """Back to the test's own role and an unrestricted scope after a request ran on ``conn``."""
     from sqlalchemy import text
 
-    if conn.in_transaction() and not conn.get_transaction().is_active:  # type: ignore[union-attr]
-        return
     conn.execute(text("RESET ROLE"))
     conn.execute(text("SELECT set_config('landgis.scope', '', false)"))
 

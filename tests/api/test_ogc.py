@@ -230,3 +230,15 @@ def test_html_pages(demo_client: TestClient) -> None:
         "/ogc/collections/zones/queryables",
     ):
         assert demo_client.get(path, params={"f": "html"}).headers["content-type"].startswith("text/html")
+
+
+def test_number_matched_is_estimated_above_the_exact_limit(
+    demo_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from landgis.features import items
+
+    monkeypatch.setattr(items, "EXACT_COUNT_LIMIT", 50)
+    body = demo_client.get(ITEMS.format("parcels"), params={"limit": 10}).json()
+    # the planner's estimate, never below what was already counted
+    assert body["numberMatched"] > 50
+    assert body["numberReturned"] == 10
