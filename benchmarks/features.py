@@ -252,7 +252,6 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": cluster.libpq_url(database_url),
         "TIPG_DB_SCHEMAS": '["public"]',
-        "TIPG_DB_TABLES": '["parcel"]',
         "TIPG_MAX_FEATURES_PER_QUERY": "10000",
     }
     tipg = start(
