@@ -241,7 +241,9 @@ def _matched(conn: Connection, collection: Collection, where: list[ColumnElement
 
 def estimate(conn: Connection, statement: Select[Any]) -> int:
     """The planner's row estimate for ``statement`` (EXPLAIN, nothing is run)."""
-    plan = conn.execute(statement.prefix_with("EXPLAIN (FORMAT JSON)")).scalar_one()
+    compiled = statement.compile(dialect=conn.dialect)
+    # The statement's SQL is ours; its values stay bound parameters of the EXPLAIN.
+    plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
     return int(plan[0]["Plan"]["Plan Rows"])
 
 

@@ -238,7 +238,14 @@ def test_number_matched_is_estimated_above_the_exact_limit(
     from landgis.features import items
 
     monkeypatch.setattr(items, "EXACT_COUNT_LIMIT", 50)
-    body = demo_client.get(ITEMS.format("parcels"), params={"limit": 10}).json()
+    response = demo_client.get(ITEMS.format("parcels"), params={"limit": 10})
+    assert response.status_code == 200, response.text
+    body = response.json()
     # the planner's estimate, never below what was already counted
     assert body["numberMatched"] > 50
     assert body["numberReturned"] == 10
+    filtered = demo_client.get(
+        ITEMS.format("parcels"), params={"limit": 10, "filter": "area_mu >= 0", "bbox": "119,29,122,31"}
+    )
+    assert filtered.status_code == 200, filtered.text
+    assert filtered.json()["numberMatched"] > 50
