@@ -1,15 +1,48 @@
-"""Typed FastAPI dependencies (``XxxDep``): settings, the engine and a request's connection."""
+"""Typed FastAPI dependencies (``XxxDep``): settings, the engine, a request's connection and the
+signed-in user.
+
+Every request that touches the database gets one connection in one transaction
+(``ConnDep``), prepared by ``prepare_connection``:
+
+1. statement timeout for the request;
+2. ``SET LOCAL ROLE landgis_app``: the service's role, which owns nothing, so PostgreSQL's
+   row-level security applies to every query of the request;
+3. authentication (``Authorization: Bearer <token>``, HTTP Basic with a token as the password,
+   or the session cookie), with the CSRF check for cookie-authenticated writes;
+4. the audit context (who, from where, which request) and the caller's region scope.
+
+Access is closed by default: the app-wide dependency ``require_user`` answers 401 for every route
+except those in ``PUBLIC_PATHS``. Routes say which roles they admit with ``OfficerDep``,
+``PlannerDep``, ``AdminDep`` (``UserDep``: any signed-in user).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import base64
+import binascii
+import secrets
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine, text
 
+from landgis.accounts import Principal, Role
+from landgis.accounts.tokens import principal_for_session, principal_for_token
 from landgis.db.engine import set_audit_context, set_scope
+from landgis.errors import NotAuthenticated, PermissionDenied
 from landgis.settings import Settings
+
+#: The database role every request runs as (created by migration 0005_accounts).
+APP_ROLE = "landgis_app"
+SESSION_COOKIE = "landgis_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: Routes anyone may call without signing in. Everything else needs a user (``require_user``).
+PUBLIC_PATHS = frozenset({"/", "/health", "/docs", "/openapi.json", "/login", "/auth/login"})
+#: Cookie-authenticated form posts that check the CSRF token in the form body themselves.
+FORM_CSRF_PATHS = frozenset({"/logout"})
 
 
 def get_settings(request: Request) -> Settings:
@@ -26,18 +59,83 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
+def _credentials(request: Request) -> tuple[str, str] | None:
+    """(kind, secret) from the Authorization header or the session cookie."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        value = value.strip()
+        if scheme.lower() == "bearer" and value:
+            return "token", value
+        if scheme.lower() == "basic" and value:
+            # Desktop GIS (QGIS, GDAL) often speak only Basic: the password is an API token.
+            try:
+                decoded = base64.b64decode(value, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                raise NotAuthenticated("无效的认证信息 (malformed Basic credentials)") from None
+            return "token", decoded.partition(":")[2]
+        raise NotAuthenticated("不支持的认证方式, 请使用 Bearer 令牌 (unsupported Authorization scheme)")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return "session", cookie
+    return None
+
+
+def authenticate(conn: Connection, request: Request) -> Principal | None:
+    """The principal of the request, or None when it carries no credentials.
+
+    Credentials that are present but wrong answer 401 at once (no silent fallback to anonymous);
+    a cookie-authenticated write without the session's CSRF token answers 403.
+    """
+    found = _credentials(request)
+    if found is None:
+        return None
+    kind, secret = found
+    if kind == "token":
+        principal = principal_for_token(conn, secret)
+        if principal is None:
+            raise NotAuthenticated("令牌无效、已撤销或已过期 (invalid, revoked or expired token)")
+        return principal
+    principal = principal_for_session(conn, secret)
+    if principal is None:
+        if request_path(request) in PUBLIC_PATHS:
+            return None  # a stale cookie must not lock anyone out of the log-in page
+        raise NotAuthenticated("登录已过期, 请重新登录 (session expired)")
+    path = request_path(request)
+    if request.method not in SAFE_METHODS and path not in FORM_CSRF_PATHS and path not in PUBLIC_PATHS:
+        check_csrf(request, principal, request.headers.get(CSRF_HEADER))
+    return principal
+
+
+def check_csrf(request: Request, principal: Principal, sent: str | None) -> None:
+    """A cookie-authenticated write must echo the session's CSRF token and come from our origin."""
+    origin = request.headers.get("origin")
+    if origin and origin.rstrip("/") != f"{request.url.scheme}://{request.url.netloc}":
+        raise PermissionDenied("跨站请求被拒绝 (cross-site request refused)")
+    expected = principal.csrf_token or ""
+    if not sent or not secrets.compare_digest(sent.encode(), expected.encode()):
+        raise PermissionDenied("缺少或错误的 CSRF 令牌 (missing or wrong CSRF token)")
+
+
 def prepare_connection(conn: Connection, request: Request, settings: Settings) -> None:
-    """Set what every query of a request runs under: timeout, audit context and region scope."""
+    """Set what every query of a request runs under: timeout, role, user, audit context, scope."""
     conn.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(settings.statement_timeout_ms)})
+    conn.execute(text(f"SET LOCAL ROLE {APP_ROLE}"))  # a constant of ours, not user input
+    set_scope(conn, [])  # nothing is visible until we know who asks
+    principal = authenticate(conn, request)
+    request.state.principal = principal
+    request.state.actor = principal.actor if principal else "anonymous"
+    if principal is None:
+        request.state.region_scope = []
+    else:
+        request.state.region_scope = None if principal.region_scope is None else list(principal.region_scope)
     set_audit_context(
         conn,
-        actor=getattr(request.state, "actor", None) or "anonymous",
+        actor=request.state.actor,
         client_addr=request.client.host if request.client else None,
         request_id=getattr(request.state, "request_id", None),
     )
-    # Every query of the request runs under the caller's region scope (unrestricted until
-    # accounts exist); row-level security and scoped queries read it in the database.
-    set_scope(conn, getattr(request.state, "region_scope", None))
+    set_scope(conn, request.state.region_scope)
 
 
 def get_connection(request: Request, engine: EngineDep, settings: SettingsDep) -> Iterator[Connection]:
@@ -51,3 +149,45 @@ def get_connection(request: Request, engine: EngineDep, settings: SettingsDep) -
 
 
 ConnDep = Annotated[Connection, Depends(get_connection)]
+
+
+def request_path(request: Request) -> str:
+    """The path as the app routes it (without a proxy's root_path). Not ``scope["route"].path``:
+    an included router's route carries its path without the router's prefix."""
+    path: str = request.scope["path"]
+    root: str = request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def require_user(request: Request, conn: ConnDep) -> Principal | None:
+    """App-wide: refuse anonymous requests except to ``PUBLIC_PATHS``."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None and request_path(request) not in PUBLIC_PATHS:
+        raise NotAuthenticated("请先登录 (sign in first)")
+    return principal
+
+
+def current_user(request: Request, conn: ConnDep) -> Principal:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        raise NotAuthenticated("请先登录 (sign in first)")
+    return principal
+
+
+def requires(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency admitting admins and the given roles, e.g. ``Depends(requires(Role.OFFICER))``."""
+    names = "、".join(r.value for r in roles) or "admin"
+
+    def check(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
+        if not principal.has_role(*roles):
+            raise PermissionDenied(f"需要角色: {names} (this needs the role {names})")
+        return principal
+
+    check.__name__ = f"requires_{'_'.join(r.value for r in roles) or 'admin'}"
+    return check
+
+
+UserDep = Annotated[Principal, Depends(current_user)]
+OfficerDep = Annotated[Principal, Depends(requires(Role.OFFICER))]
+PlannerDep = Annotated[Principal, Depends(requires(Role.PLANNER))]
+AdminDep = Annotated[Principal, Depends(requires())]

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -24,6 +25,7 @@ STATUS_FOR: tuple[tuple[type[errors.LandgisError], int], ...] = (
     (errors.Conflict, 409),
     (errors.NotAuthenticated, 401),
     (errors.PermissionDenied, 403),
+    (errors.PreconditionFailed, 412),
     (errors.DatabaseUnavailable, 503),
     (errors.ClusterError, 503),
 )
@@ -35,6 +37,7 @@ TITLES = {
     404: "未找到 Not found",
     405: "方法不允许 Method not allowed",
     409: "冲突 Conflict",
+    412: "数据已被他人修改 Precondition failed",
     413: "内容过大 Payload too large",
     422: "参数无效 Unprocessable request",
     503: "服务不可用 Service unavailable",
@@ -64,16 +67,30 @@ def problem(
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
+def wants_html(request: Request) -> bool:
+    """A browser navigating (GET, HTML preferred) rather than a script or a fetch()."""
+    if request.method != "GET" or request.query_params.get("f") in ("json", "geojson"):
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "application/json" not in accept.split(",")[0]
+
+
 def install(app: FastAPI) -> None:
     """Register the exception handlers on ``app``."""
 
     @app.exception_handler(errors.LandgisError)
-    async def landgis_error(request: Request, exc: errors.LandgisError) -> JSONResponse:
+    async def landgis_error(request: Request, exc: errors.LandgisError) -> Response:
         status = status_for(exc)
+        if status == 401 and wants_html(request):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
         if status >= 500:
             log.warning("request %s: %s", getattr(request.state, "request_id", "?"), exc.message)
         extra = {"details": exc.details} if exc.details else None
-        return problem(request, status, exc.message, code=exc.code, extra=extra)
+        response = problem(request, status, exc.message, code=exc.code, extra=extra)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="landgis"'
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -89,18 +106,22 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(request, exc.status_code, str(exc.detail))
 
-    @app.exception_handler(OperationalError)
-    async def operational_error(request: Request, exc: OperationalError) -> JSONResponse:
-        if "statement timeout" in str(exc.orig):
-            return problem(request, 504, "查询超时, 请缩小范围 (the query took too long)", code="timeout")
-        log.error("request %s: database error", getattr(request.state, "request_id", "?"), exc_info=exc)
-        return problem(request, 503, "数据库不可用 (database unavailable)", code="database")
-
     @app.exception_handler(DBAPIError)
     async def dbapi_error(request: Request, exc: DBAPIError) -> JSONResponse:
-        if "statement timeout" in str(exc.orig):
+        state = getattr(exc.orig, "sqlstate", None) or ""
+        rid = getattr(request.state, "request_id", "?")
+        if state == "57014":  # query_canceled: the statement timeout
             return problem(request, 504, "查询超时, 请缩小范围 (the query took too long)", code="timeout")
-        log.error("request %s: database error", getattr(request.state, "request_id", "?"), exc_info=exc)
+        if state == "42501":  # insufficient_privilege, incl. a row-level security WITH CHECK
+            log.warning("request %s: refused by the database: %s", rid, state)
+            return problem(request, 403, "无权限修改该数据 (not permitted)", code="forbidden")
+        if state.startswith("22") or state.startswith("23"):  # data exception, integrity violation
+            log.warning("request %s: database refused a value (%s)", rid, state, exc_info=exc)
+            return problem(request, 400, "数据无效 (the database refused a value)", code="invalid_value")
+        if isinstance(exc, OperationalError) or state.startswith("08") or state.startswith("53"):
+            log.error("request %s: database unavailable", rid, exc_info=exc)
+            return problem(request, 503, "数据库不可用 (database unavailable)", code="database")
+        log.error("request %s: database error", rid, exc_info=exc)
         return problem(request, 500, "内部错误, 请凭请求编号联系管理员 (internal error)", code="internal")
 
     @app.exception_handler(Exception)

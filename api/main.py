@@ -12,14 +12,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from api import errors
-from api.routers import health
+from api import errors, openapi
+from api.deps import require_user
+from api.limits import BodyLimit
+from api.routers import audit, auth, enterprises, health, ogc, parcels, users
 from landgis import __version__
 from landgis.db.engine import make_engine
 from landgis.settings import Settings, get_settings, project_root
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # Closed by default: every route needs a signed-in user except api.deps.PUBLIC_PATHS.
+        dependencies=[Depends(require_user)],
     )
     app.state.settings = cfg
     if engine is not None:
@@ -68,13 +72,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = rid[:64]
+        sent = request.headers.get("x-request-id", "")
+        # A caller's id is kept only when it is plain (it ends up in the audit trail).
+        rid = sent if 0 < len(sent) <= 64 and sent.replace("-", "").replace("_", "").isalnum() else uuid.uuid4().hex
+        request.state.request_id = rid
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
+    app.add_middleware(BodyLimit, default_max=cfg.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(users.router)
+    app.include_router(parcels.router)
+    app.include_router(enterprises.router)
+    app.include_router(ogc.router)
+    app.include_router(audit.router)
+    openapi.install(app)
     _mount_assets(app)
 
     @app.get("/docs", include_in_schema=False)

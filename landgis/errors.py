@@ -36,6 +36,12 @@ class Conflict(LandgisError):
     code = "conflict"
 
 
+class PreconditionFailed(LandgisError):
+    """The caller's copy is stale (an ``If-Match`` that no longer matches)."""
+
+    code = "precondition_failed"
+
+
 class PermissionDenied(LandgisError):
     code = "permission_denied"
 

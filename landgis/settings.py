@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     default_region: str | None = Field(default=None, description="行政区划代码 used when a file names none.")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body (bytes) by default.")
+    session_hours: int = Field(default=12, ge=1, le=24 * 30, description="How long a browser log-in lasts.")
+    secure_cookies: bool | None = Field(
+        default=None, description="Mark the session cookie Secure; unset: when the request came over https."
+    )
 
     @property
     def cluster_dir(self) -> Path:

@@ -8,7 +8,8 @@ needs CREATEDB); otherwise they start the project-local cluster, as `landgis db 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -109,34 +110,87 @@ def demo_db(demo_engine: Engine) -> Iterator[Connection]:
                 transaction.rollback()
 
 
-def api_client(app_settings: Settings, engine: Engine, conn: Connection) -> Iterator[TestClient]:
+def api_client(
+    app_settings: Settings,
+    engine: Engine,
+    conn: Connection,
+    *,
+    role: str = "admin",
+    scope: list[str] | None = None,
+    username: str | None = None,
+) -> Iterator[TestClient]:
     """A test client whose requests all run on ``conn`` (each in a savepoint), so nothing they
-    write outlives the test."""
+    write outlives the test. It signs in as a user created for it (in ``conn``'s transaction) with
+    ``role`` and region ``scope`` (None: every region), through a real API token."""
     from api.deps import get_connection, prepare_connection
     from api.main import create_app
+    from landgis.accounts.tokens import create_token
+    from landgis.accounts.users import create_user
 
+    name = username or f"test-{role}-{'-'.join(scope) if scope else 'all'}"
+    user = create_user(conn, name, role, scope)
+    _, secret = create_token(conn, user.id, "tests")
     app = create_app(app_settings, engine=engine)
 
     def shared_connection(request: Request) -> Iterator[Connection]:
-        with conn.begin_nested():
-            prepare_connection(conn, request, app_settings)
-            yield conn
+        try:
+            with conn.begin_nested():
+                prepare_connection(conn, request, app_settings)
+                yield conn
+        finally:
+            restore_connection(conn)
 
     app.dependency_overrides[get_connection] = shared_connection
     with TestClient(app) as client:
+        client.headers["Authorization"] = f"Bearer {secret}"
         yield client
+
+
+def restore_connection(conn: Connection) -> None:
+    """Back to the test's own role and an unrestricted scope after a request ran on ``conn``."""
+    from sqlalchemy import text
+
+    conn.execute(text("RESET ROLE"))
+    conn.execute(text("SELECT set_config('landgis.scope', '', false)"))
+
+
+ClientFactory = Callable[..., TestClient]
 
 
 @pytest.fixture
 def client(settings: Settings, engine: Engine, db: Connection) -> Iterator[TestClient]:
-    """The service on the (empty) test database; everything rolled back after the test."""
+    """The service on the (empty) test database as an administrator of every region;
+    everything rolled back after the test."""
     yield from api_client(settings, engine, db)
 
 
 @pytest.fixture
 def demo_client(settings: Settings, demo_engine: Engine, demo_db: Connection) -> Iterator[TestClient]:
-    """The service on the demo county; everything rolled back after the test."""
+    """The service on the demo county as an administrator of every region; rolled back after the test."""
     yield from api_client(settings, demo_engine, demo_db)
+
+
+def _factory(app_settings: Settings, engine: Engine, conn: Connection) -> Iterator[ClientFactory]:
+    with ExitStack() as stack:
+
+        def make(role: str = "viewer", scope: list[str] | None = None, username: str | None = None) -> TestClient:
+            return stack.enter_context(
+                contextmanager(api_client)(app_settings, engine, conn, role=role, scope=scope, username=username)
+            )
+
+        yield make
+
+
+@pytest.fixture
+def client_for(settings: Settings, engine: Engine, db: Connection) -> Iterator[ClientFactory]:
+    """``client_for(role="officer", scope=["330699001"])``: a client signed in as such a user (test database)."""
+    yield from _factory(settings, engine, db)
+
+
+@pytest.fixture
+def demo_client_for(settings: Settings, demo_engine: Engine, demo_db: Connection) -> Iterator[ClientFactory]:
+    """``demo_client_for(role="viewer", scope=["330699001"])``: the same on the demo county."""
+    yield from _factory(settings, demo_engine, demo_db)
 
 
 @pytest.fixture

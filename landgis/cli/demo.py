@@ -10,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 import typer
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from landgis.cli.common import console, engine, info, reported_errors, settings
 from landgis.loading.batch import LoadOptions, committed
@@ -92,3 +92,29 @@ def load_demo(eng: Engine, target: Path, show: Callable[[str, LoadReport], None]
     steps += [(f"{year}年度指标", figures(year)) for year in DEMO_YEARS]
     for label, step in steps:
         show(label, committed(eng, step))
+    create_demo_users(eng)
+
+
+#: Demo accounts, one per role (documented in README.md). Never use them outside a demo.
+DEMO_USERS = (
+    ("admin", "admin", None, "landgis-admin-demo", "示范管理员"),
+    ("officer", "officer", ["330699"], "landgis-officer-demo", "示范经办人员"),
+    ("planner", "planner", ["330699"], "landgis-planner-demo", "示范规划人员"),
+    ("viewer", "viewer", ["330699001"], "landgis-viewer-demo", "东湖街道查看人员"),
+)
+
+
+def create_demo_users(eng: Engine) -> list[str]:
+    """Create the demo users that do not exist yet; returns the names created."""
+    from landgis.accounts.users import create_user
+    from landgis.db.engine import set_audit_context
+
+    created = []
+    with eng.begin() as conn:
+        set_audit_context(conn, actor="demo")
+        existing = set(conn.execute(text("SELECT username FROM app_user")).scalars())
+        for name, role, scope, password, display in DEMO_USERS:
+            if name not in existing:
+                create_user(conn, name, role, scope, password=password, display_name=display)
+                created.append(name)
+    return created

@@ -80,9 +80,10 @@ def set_scope(conn: Connection, region_codes: list[str] | None) -> None:
     """Limit the current transaction to parcels in these regions (None: unrestricted).
 
     Row-level security policies and scoped queries read it through ``landgis_in_scope()``;
-    an empty list means nothing is visible.
+    an empty list means nothing is visible. Unrestricted is written as ``*`` so that the
+    service's database role, which sees nothing while the scope is unset, sees everything.
     """
-    value = "" if region_codes is None else (",".join(region_codes) or "-")
+    value = "*" if region_codes is None else (",".join(region_codes) or "-")
     conn.execute(text("SELECT set_config('landgis.scope', :scope, true)"), {"scope": value})
 
 

@@ -30,7 +30,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -293,6 +293,7 @@ class ChangeLog(Base):
         CheckConstraint("action IN ('insert', 'update', 'delete')", name="action"),
         Index("ix_change_log_table_name_row_id", "table_name", "row_id"),
         Index("ix_change_log_batch_id", "batch_id"),
+        Index("ix_change_log_occurred_at", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -307,3 +308,87 @@ class ChangeLog(Base):
     changes: Mapped[dict[str, Any]] = mapped_column(
         JSONB, nullable=False, server_default=text("'{}'::jsonb"), comment='{"field": {"old": .., "new": ..}}'
     )
+
+
+ROLES = ("viewer", "officer", "planner", "admin")
+
+
+class AppUser(Timestamps, Base):
+    """A person or script that signs in: a role and the regions (行政区划代码) it may see."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint(r"username ~ '^[a-z0-9_.@-]{2,64}$'", name="username_format"),
+        CheckConstraint("region_scope IS NULL OR cardinality(region_scope) >= 1", name="region_scope_not_empty"),
+        UniqueConstraint("username"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, comment="log-in name, lower case")
+    display_name: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16), nullable=False, comment="viewer, officer, planner, admin")
+    region_scope: Mapped[list[str] | None] = mapped_column(
+        ARRAY(String(12)), comment="行政区划代码 the user may see; NULL = every region"
+    )
+    password_hash: Mapped[str | None] = mapped_column(Text, comment="argon2id; NULL = no password log-in")
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Timestamps, Base):
+    """A token for scripts; only its sha256 is stored, and it can be revoked."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (UniqueConstraint("token_hash"), Index("ix_api_token_user_id", "user_id"))
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, comment="sha256 hex of the token")
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False, comment="first characters, to recognise a token")
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebSession(Base):
+    """A browser log-in: the cookie's sha256 and the CSRF token its pages send back."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (UniqueConstraint("token_hash"), Index("ix_web_session_user_id", "user_id"))
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, comment="sha256 hex of the cookie value")
+    csrf_token: Mapped[str] = mapped_column(String(64), nullable=False)
+    client_addr: Mapped[str | None] = mapped_column(Text)
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class AuditEvent(Base):
+    """An audited event that is not a row change (log-in, token issued, status change and its reason)."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_target_table_target_id", "target_table", "target_id"),
+        Index("ix_audit_event_occurred_at", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    actor: Mapped[str] = mapped_column(Text, nullable=False)
+    client_addr: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(48), nullable=False, comment="login, login_failed, status_change ...")
+    target_table: Mapped[str | None] = mapped_column(Text)
+    target_id: Mapped[int | None] = mapped_column(BigInteger)
+    region_code: Mapped[str | None] = mapped_column(String(12), comment="region of the target, for scoping")
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
