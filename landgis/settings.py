@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     default_region: str | None = Field(default=None, description="行政区划代码 used when a file names none.")
+    workflow_file: Path | None = Field(
+        default=None, description="Renewal workflow YAML (states, transitions); unset: the packaged default."
+    )
+    public_base_url: str | None = Field(
+        default=None, description="Base URL users reach the service at (QR codes); unset: the request's own."
+    )
+    dossier_url_template: str = Field(
+        default="{base_url}/map/parcels/{parcel_id}",
+        description="What a land code's QR encodes; fields: base_url, parcel_id, land_code.",
+    )
 
     @property
     def cluster_dir(self) -> Path:
