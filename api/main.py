@@ -19,8 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api import errors
-from api.routers import health
-from api.routers import renewal
+from api.routers import health, renewal
 from landgis import __version__
 from landgis.db.engine import make_engine
 from landgis.settings import Settings, get_settings, project_root

@@ -209,7 +209,9 @@ class Parcel(Timestamps, Base):
     actual_production_date: Mapped[dt.date | None] = mapped_column(Date, comment="实际投产")
     renewal_status: Mapped[str] = mapped_column(String(32), nullable=False, server_default="normal")
     land_code: Mapped[str] = mapped_column(
-        String(24), nullable=False, comment="一码管地 地块码: the valid 宗地代码, else generated in the region; never changes"
+        String(24),
+        nullable=False,
+        comment="一码管地 地块码: the valid 宗地代码, else generated in the region; never changes",
     )
     source: Mapped[str | None] = mapped_column(Text)
     load_batch_id: Mapped[int | None] = mapped_column(ForeignKey("load_batch.id"))
@@ -562,9 +564,7 @@ class StandardCommitment(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    agreement_id: Mapped[int] = mapped_column(
-        ForeignKey("standard_agreement.id", ondelete="CASCADE"), nullable=False
-    )
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("standard_agreement.id", ondelete="CASCADE"), nullable=False)
     indicator: Mapped[str] = mapped_column(String(32), nullable=False)
     comparator: Mapped[str] = mapped_column(String(2), nullable=False)
     value: Mapped[float] = mapped_column(Float, nullable=False, comment="in the indicator's unit")
@@ -581,9 +581,7 @@ class StandardReview(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    agreement_id: Mapped[int] = mapped_column(
-        ForeignKey("standard_agreement.id", ondelete="CASCADE"), nullable=False
-    )
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("standard_agreement.id", ondelete="CASCADE"), nullable=False)
     figures_year: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     reviewed_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
     outcome: Mapped[str] = mapped_column(String(16), nullable=False)

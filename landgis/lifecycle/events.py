@@ -40,13 +40,6 @@ class TransitionRequest:
     far_after: float | None = None
 
 
-_EVENT_COLUMNS = """
-    e.id, e.parcel_id, e.from_status, e.to_status, e.event_date, e.renewal_mode, e.area_mu,
-    e.counts_governed, e.counts_freed, e.documents, e.note, e.details, e.recorded_by, e.recorded_at,
-    e.revoked_at, e.revoked_by, e.revoke_reason
-"""
-
-
 def _lock_parcel(conn: Connection, parcel_id: int) -> dict[str, Any]:
     row = (
         conn.execute(
@@ -112,7 +105,7 @@ def _last_event(conn: Connection, parcel_id: int) -> Any:
     return (
         conn.execute(
             text(
-                f"SELECT {_EVENT_COLUMNS} FROM renewal_event e WHERE e.parcel_id = :id AND e.revoked_at IS NULL"
+                "SELECT e.* FROM renewal_event e WHERE e.parcel_id = :id AND e.revoked_at IS NULL"
                 " ORDER BY e.event_date DESC, e.id DESC LIMIT 1"
             ),
             {"id": parcel_id},
@@ -158,7 +151,9 @@ def _check_documents(t: Transition, documents: list[str]) -> list[str]:
         raise InvalidInput(f"文件依据最多 {MAX_DOCUMENTS} 条 (too many document references)")
     for ref in refs:
         if len(ref) > MAX_DOCUMENT_LENGTH:
-            raise InvalidInput(f"文件依据过长 (a document reference is over {MAX_DOCUMENT_LENGTH} characters): {ref[:30]}…")
+            raise InvalidInput(
+                f"文件依据过长 (a document reference is over {MAX_DOCUMENT_LENGTH} characters): {ref[:30]}…"
+            )
     if t.documents_required and not refs:
         raise InvalidInput(f"「{t.label}」需填写文件依据 (documents are required, e.g. 认定文件文号)")
     return refs
@@ -228,12 +223,12 @@ def apply_transition(
     row = (
         conn.execute(
             text(
-                f"""
+                """
                 INSERT INTO renewal_event AS e (parcel_id, from_status, to_status, event_date, renewal_mode, area_mu,
                     counts_governed, counts_freed, documents, note, details, recorded_by, request_id)
                 VALUES (:parcel_id, :from_status, :to_status, :event_date, :mode, :area, :governed, :freed,
                     :documents, :note, CAST(:details AS jsonb), :user, :request_id)
-                RETURNING {_EVENT_COLUMNS}
+                RETURNING e.*
                 """
             ),
             {
@@ -287,8 +282,8 @@ def revoke_latest(
     row = (
         conn.execute(
             text(
-                f"UPDATE renewal_event e SET revoked_at = now(), revoked_by = :user, revoke_reason = :reason"
-                f" WHERE e.id = :id RETURNING {_EVENT_COLUMNS}"
+                "UPDATE renewal_event e SET revoked_at = now(), revoked_by = :user, revoke_reason = :reason"
+                " WHERE e.id = :id RETURNING e.*"
             ),
             {"id": last["id"], "user": user, "reason": reason},
         )
@@ -313,7 +308,7 @@ def history(conn: Connection, workflow: Workflow, parcel_id: int) -> dict[str, A
     parcel = _parcel(conn, parcel_id)
     rows = (
         conn.execute(
-            text(f"SELECT {_EVENT_COLUMNS} FROM renewal_event e WHERE e.parcel_id = :id ORDER BY e.event_date, e.id"),
+            text("SELECT e.* FROM renewal_event e WHERE e.parcel_id = :id ORDER BY e.event_date, e.id"),
             {"id": parcel_id},
         )
         .mappings()

@@ -216,10 +216,10 @@ def parse_workflow(data: object, source: str) -> Workflow:
     queue = deque([spec.initial])
     while queue:
         state = queue.popleft()
-        for t in transitions:
-            if t.source == state and t.target not in reached:
-                reached.add(t.target)
-                queue.append(t.target)
+        for edge in transitions:
+            if edge.source == state and edge.target not in reached:
+                reached.add(edge.target)
+                queue.append(edge.target)
     unreachable = [s for s in spec.states if s not in reached]
     if unreachable:
         raise fail("transitions", f"状态无法从 {spec.initial} 到达: {', '.join(unreachable)} (unreachable states)")

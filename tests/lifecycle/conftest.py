@@ -56,8 +56,22 @@ def add_parcel(
 ) -> int:
     """A w x h metre rectangle at GK offsets (x, y); other parcel columns by keyword."""
     names = ["region_code", "geom", "zddm", "zddm_raw", "zddm_valid", *columns]
-    values = [":region", "ST_GeomFromEWKB(decode(:g, 'hex'))", ":zddm", ":zddm_raw", ":valid", *(f":{c}" for c in columns)]
-    params = {"region": region, "g": ewkb(gk_rect(x, y, w, h)), "zddm": zddm, "zddm_raw": zddm, "valid": zddm is not None, **columns}
+    values = [
+        ":region",
+        "ST_GeomFromEWKB(decode(:g, 'hex'))",
+        ":zddm",
+        ":zddm_raw",
+        ":valid",
+        *(f":{c}" for c in columns),
+    ]
+    params = {
+        "region": region,
+        "g": ewkb(gk_rect(x, y, w, h)),
+        "zddm": zddm,
+        "zddm_raw": zddm,
+        "valid": zddm is not None,
+        **columns,
+    }
     sql = f"INSERT INTO parcel ({', '.join(names)}) VALUES ({', '.join(values)}) RETURNING id"
     return int(db.execute(text(sql), params).scalar_one())
 

@@ -83,7 +83,14 @@ def test_the_whole_chain_from_normal_to_producing(land: Connection) -> None:
     step(land, pid, "resupplied", "2024-01-15", **doc)
     step(land, pid, "producing", "2025-05-01")
     result = history(land, WF, pid)
-    assert [e["to_label"] for e in result["events"]] == ["认定低效", "列入计划", "整治中", "已腾出", "已再供应", "已投产"]
+    assert [e["to_label"] for e in result["events"]] == [
+        "认定低效",
+        "列入计划",
+        "整治中",
+        "已腾出",
+        "已再供应",
+        "已投产",
+    ]
     assert result["parcel"]["renewal_status_label"] == "已投产"
     assert [a["to"] for a in result["allowed"]] == ["normal"]
 
@@ -94,7 +101,7 @@ def test_mode_is_required_forbidden_or_limited_as_configured(land: Connection) -
     with pytest.raises(InvalidInput, match="需填写改造方式"):
         step(land, pid, "in_progress")
     set_status(land, pid, "in_progress")
-    with pytest.raises(InvalidInput, match="不适用改造方式 'acquisition'.*提容增效 \\(far_uplift\\)"):
+    with pytest.raises(InvalidInput, match=r"不适用改造方式 'acquisition'.*提容增效 \(far_uplift\)"):
         step(land, pid, "upgraded", renewal_mode="acquisition")
     set_status(land, pid, "normal")
     with pytest.raises(InvalidInput, match="不填写改造方式"):
@@ -130,7 +137,7 @@ def test_partial_freeing_in_stages_cannot_exceed_the_parcel(land: Connection) ->
     step(land, pid, "freed", "2024-01-10", area_mu=10.0, **kw)
     step(land, pid, "freed", "2024-05-10", area_mu=15.0, **kw)
     assert allowed_next(land, WF, pid)["freed_so_far_mu"] == pytest.approx(25.0)
-    with pytest.raises(Conflict, match="已腾出 25.00 亩, 再腾出 6.00 亩将超过宗地面积 30.00 亩"):
+    with pytest.raises(Conflict, match=r"已腾出 25\.00 亩, 再腾出 6\.00 亩将超过宗地面积 30\.00 亩"):
         step(land, pid, "freed", "2024-06-10", area_mu=6.0, **kw)
     last = step(land, pid, "freed", "2024-06-10", **kw)  # default: what is left
     assert last["area_mu"] == pytest.approx(5.0, rel=1e-6)
@@ -230,9 +237,7 @@ def test_governed_and_freed_per_zone_and_year_from_the_events(land: Connection) 
         (None, "330699001", 2024, pytest.approx(15.0), pytest.approx(15.0)),
     ]
     revoke_latest(land, WF, c, user="李四", reason="误录")
-    total = land.execute(
-        text("SELECT sum(freed_mu) FROM v_renewal_event_area_by_year WHERE year = 2024")
-    ).scalar_one()
+    total = land.execute(text("SELECT sum(freed_mu) FROM v_renewal_event_area_by_year WHERE year = 2024")).scalar_one()
     assert total == pytest.approx(18.0)
     set_scope(land, ["330698"])
     assert land.execute(text("SELECT count(*) FROM v_renewal_event_area_by_year")).scalar_one() == 0

@@ -27,7 +27,12 @@ def test_a_step_through_the_api(api: TestClient, land: Connection) -> None:
 
     response = api.post(
         f"/parcels/{pid}/transitions",
-        json={"to_status": "identified", "event_date": "2024-05-06", "documents": ["县经信〔2024〕8号"], "user": "张三"},
+        json={
+            "to_status": "identified",
+            "event_date": "2024-05-06",
+            "documents": ["县经信〔2024〕8号"],
+            "user": "张三",
+        },
     )
     assert response.status_code == 201, response.text
     event = response.json()

@@ -41,7 +41,15 @@ def test_default_workflow_has_the_shared_states_and_the_documented_edges() -> No
     assert set(wf.states) == set(SHARED_STATES)
     assert wf.state_label("upgraded") == "提容增效完成"
     assert {(t.source, t.target) for t in wf.transitions} == DEFAULT_EDGES
-    assert [wf.modes[m] for m in wf.modes] == ["收储", "协议收回", "兼并重组", "提容增效", "改造提升", "关停淘汰", "司法拍卖"]
+    assert [wf.modes[m] for m in wf.modes] == [
+        "收储",
+        "协议收回",
+        "兼并重组",
+        "提容增效",
+        "改造提升",
+        "关停淘汰",
+        "司法拍卖",
+    ]
     counted = {(t.source, t.target): (t.counts_governed, t.counts_freed) for t in wf.transitions}
     assert counted[("in_progress", "freed")] == (True, True)
     assert counted[("freed", "freed")] == (True, True)
@@ -74,11 +82,17 @@ def _broken(change: Any) -> dict[str, Any]:
     [
         (lambda d: d["transitions"][0].update(to="fred"), r"county.yaml: transitions\[0\].to: 未知状态 'fred'"),
         (lambda d: d["transitions"][4].update(modes=["teleport"]), r"transitions\[4\].modes: 未知改造方式 teleport"),
-        (lambda d: d["transitions"].append(dict(d["transitions"][0])), r"transitions\[16\]: 重复的转换 normal → identified"),
+        (
+            lambda d: d["transitions"].append(dict(d["transitions"][0])),
+            r"transitions\[16\]: 重复的转换 normal → identified",
+        ),
         (lambda d: d["states"].pop("exempt"), r"states: 缺少共用状态 exempt"),
         (lambda d: d.update(initial="start"), r"initial: 未知状态 'start'"),
         (lambda d: d["transitions"][0].update(lable="x"), r"transitions\[0\].lable: Extra inputs"),
-        (lambda d: d["transitions"][1].update(area="some"), r"transitions\[1\].area: Input should be 'whole' or 'partial'"),
+        (
+            lambda d: d["transitions"][1].update(area="some"),
+            r"transitions\[1\].area: Input should be 'whole' or 'partial'",
+        ),
         (lambda d: d["transitions"][0].update(modes=["merger"]), r"transitions\[0\].modes: mode 为 none"),
         (lambda d: d["states"].update(Bad="坏"), r"states.Bad: 代码只能由小写字母"),
         (lambda d: d["states"].update(archived="归档"), r"无法从 normal 到达: archived"),

@@ -192,7 +192,10 @@ def upgrade() -> None:
         sa.Column("far_min", sa.Float(), nullable=True, comment="容积率 the project needs"),
         sa.Column("investment_intensity", sa.Float(), nullable=True, comment="固定资产投资强度 万元/亩"),
         sa.Column(
-            "preferred_zone_ids", postgresql.ARRAY(sa.Integer()), server_default=sa.text("'{}'::integer[]"), nullable=False
+            "preferred_zone_ids",
+            postgresql.ARRAY(sa.Integer()),
+            server_default=sa.text("'{}'::integer[]"),
+            nullable=False,
         ),
         sa.Column("contiguous", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.Column("status", sa.String(16), server_default="request", nullable=False),
@@ -302,9 +305,7 @@ def upgrade() -> None:
         sa.Column("enterprise_id", sa.BigInteger(), nullable=True),
         sa.Column("agreement_no", sa.Text(), nullable=True, comment="协议编号"),
         sa.Column("signed_on", sa.Date(), nullable=True),
-        sa.Column(
-            "land_area_mu", sa.Float(), nullable=True, comment="亩 the commitments are per; NULL: the parcel"
-        ),
+        sa.Column("land_area_mu", sa.Float(), nullable=True, comment="亩 the commitments are per; NULL: the parcel"),
         sa.Column(
             "initial_period_months",
             sa.SmallInteger(),
