@@ -42,7 +42,8 @@ DEFAULT_RULES = (
         "contract_deadline",
         "yellow",
         "合同约定期限临近",
-        '{"days": 90, "milestones": ["delivery", "start", "completion", "production"], "include_overdue": true}',
+        '{"days": 90, "milestones": ["delivery", "start", "completion", "production"], "include_overdue": true,'
+        ' "max_overdue_days": 365}',
         60,
     ),
     ("review_due", "review_due", "yellow", "达产复核到期", '{"days": 90, "include_overdue": true}', 70),

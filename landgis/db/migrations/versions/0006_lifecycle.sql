@@ -86,7 +86,8 @@ LANGUAGE sql STABLE AS $$
     SELECT p.id, p.land_price_wan, 'not_started'::text AS kind, p.agreed_start_date AS basis_date, g.delay_cause
     FROM parcel p LEFT JOIN progress g ON g.parcel_id = p.id
     WHERE p.agreed_start_date IS NOT NULL
-      AND (p.actual_start_date IS NULL OR p.actual_start_date > as_of)
+      -- a recorded completion or production proves a start whose date was never recorded
+      AND coalesce(least(p.actual_start_date, p.actual_completion_date, p.actual_production_date) > as_of, true)
     UNION ALL
     SELECT p.id, p.land_price_wan, 'halted'::text, g.halted_since, g.delay_cause
     FROM parcel p JOIN progress g ON g.parcel_id = p.id
@@ -180,10 +181,14 @@ BEGIN
     ),
     milestone AS (
       SELECT t.id AS parcel_id, m.code, m.label, m.due
+      -- a milestone is done when it or any later one has an actual date (old records often
+      -- hold 投产 but not 开工)
       FROM t CROSS JOIN LATERAL (VALUES
-        ('delivery', '交地', t.agreed_delivery_date, t.actual_delivery_date),
-        ('start', '开工', t.agreed_start_date, t.actual_start_date),
-        ('completion', '竣工', t.agreed_completion_date, t.actual_completion_date),
+        ('delivery', '交地', t.agreed_delivery_date,
+         least(t.actual_delivery_date, t.actual_start_date, t.actual_completion_date, t.actual_production_date)),
+        ('start', '开工', t.agreed_start_date,
+         least(t.actual_start_date, t.actual_completion_date, t.actual_production_date)),
+        ('completion', '竣工', t.agreed_completion_date, least(t.actual_completion_date, t.actual_production_date)),
         ('production', '投产', t.agreed_production_date, t.actual_production_date)
       ) AS m(code, label, due, done)
       WHERE m.due IS NOT NULL AND (m.done IS NULL OR m.done > $2)
@@ -195,7 +200,8 @@ BEGIN
                ELSE format('%s 起中止开发建设满一年, 自 %s 起闲置', i.basis_date, i.idle_from)
              END
              || CASE WHEN i.stage = 'recapture' THEN format('; 已满两年 (%s 起), 可无偿收回', i.recapture_from)
-                     WHEN i.idle_fee_wan IS NOT NULL THEN format('; 应征闲置费 %s 万元 (土地价款的20%%)', i.idle_fee_wan)
+                     WHEN i.idle_fee_wan IS NOT NULL
+                       THEN format('; 应征闲置费 %s 万元 (土地价款的20%%)', to_char(i.idle_fee_wan, 'FM999999999990.00'))
                      ELSE '; 政府原因或不可抗力, 协商处置' END AS reason
       FROM idle i JOIN r ON r.kind = 'idle_land'
       WHERE coalesce(r.params ->> 'stage', 'idle') <> 'recapture' OR i.stage = 'recapture'
@@ -218,7 +224,8 @@ BEGIN
       FROM milestone m JOIN r ON r.kind = 'contract_deadline'
       WHERE (r.params -> 'milestones' IS NULL OR m.code = ANY (landgis_text_array(r.params -> 'milestones')))
         AND m.due <= $2 + coalesce((r.params ->> 'days')::integer, 90)
-        AND (m.due >= $2 OR coalesce((r.params ->> 'include_overdue')::boolean, true))
+        AND (m.due >= $2 OR (coalesce((r.params ->> 'include_overdue')::boolean, true)
+                             AND m.due >= $2 - coalesce((r.params ->> 'max_overdue_days')::integer, 365)))
       UNION ALL
       SELECT v.parcel_id, r.code,
              format('达产复核应于 %s 进行, %s', v.due_date,
