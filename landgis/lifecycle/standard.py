@@ -119,7 +119,9 @@ def compare(code: str, comparator: str, committed: float, actual: float | None, 
     }
     if actual is None:
         return result
-    gap = committed - actual if comparator == ">=" else actual - committed
+    # Compared at the precision shown (4 decimals): survey areas are never exactly 30.0000 亩.
+    actual = round(actual, DIGITS)
+    gap = round(committed - actual if comparator == ">=" else actual - committed, DIGITS)
     if gap <= 0:
         result.update(status="met", shortfall=0.0, shortfall_ratio=0.0, shortfall_total_wan=0.0 if ind.per_mu else None)
         return result
