@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api import errors
-from api.routers import colours, health, idle, land_codes, projects, renewal, standard
+from api.routers import colours, health, idle, land_codes, projects, renewal, reports, standard
 from landgis import __version__
 from landgis.db.engine import make_engine
 from landgis.settings import Settings, get_settings, project_root
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(idle.router)
     app.include_router(standard.router)
     app.include_router(projects.router)
+    app.include_router(reports.router)
     _mount_assets(app)
 
     @app.get("/docs", include_in_schema=False)
