@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ConnDep, SettingsDep
@@ -17,6 +19,8 @@ from landgis.lifecycle import events
 from landgis.lifecycle.workflow import Workflow, workflow_for
 
 router = APIRouter(tags=["renewal workflow 更新流程"])
+
+PAGE = Path(__file__).resolve().parent.parent / "static" / "lifecycle" / "workflow.html"
 
 
 def get_workflow(settings: SettingsDep) -> Workflow:
@@ -150,3 +154,9 @@ def undo_transition(
         reason=body.reason,
         event_id=body.event_id,
     )
+
+
+@router.get("/lifecycle/parcels/{parcel_id}", include_in_schema=False)
+def workflow_page(parcel_id: int) -> FileResponse:
+    """A thin page to take a parcel through the workflow (the web map links here)."""
+    return FileResponse(PAGE)

@@ -64,9 +64,20 @@ def test_a_demo_parcel_through_the_whole_workflow(demo_client: TestClient, demo_
     assert colour() == "green"
     history = demo_client.get(f"/parcels/{pid}/transitions").json()
     assert [e["to_label"] for e in history["events"]] == [
-        "认定低效", "列入计划", "整治中", "已腾出", "已腾出", "已再供应", "已投产"
+        "认定低效",
+        "列入计划",
+        "整治中",
+        "已腾出",
+        "已腾出",
+        "已再供应",
+        "已投产",
     ]
-    assert demo_client.post(f"/parcels/{pid}/transitions", json={"to_status": "freed", "event_date": "2024-01-01"}).status_code == 409
+    assert (
+        demo_client.post(
+            f"/parcels/{pid}/transitions", json={"to_status": "freed", "event_date": "2024-01-01"}
+        ).status_code
+        == 409
+    )
 
 
 def test_a_demo_standard_parcel_missing_its_tax_commitment(demo_client: TestClient, demo_db: Connection) -> None:

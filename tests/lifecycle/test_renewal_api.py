@@ -71,3 +71,11 @@ def test_scope_hides_other_regions(api: TestClient, land: Connection) -> None:
     assert api.post(f"/parcels/{other}/transitions", json=step, headers=scope).status_code == 404
     assert api.post(f"/parcels/{other}/transitions", json=step, headers={"X-Test-Scope": "330698"}).status_code == 201
     assert api.get("/parcels/999999/transitions").status_code == 404
+
+
+def test_the_thin_workflow_page_and_its_assets_are_served(api: TestClient) -> None:
+    page = api.get("/lifecycle/parcels/1")
+    assert page.status_code == 200 and "地块更新流程" in page.text
+    assert '<script src="/static/lifecycle/workflow.js">' in page.text
+    script = api.get("/static/lifecycle/workflow.js")
+    assert script.status_code == 200 and "/transitions" in script.text
