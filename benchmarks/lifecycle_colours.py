@@ -91,12 +91,17 @@ def main() -> None:
 
         def single() -> None:
             with conn.begin():
-                conn.execute(text("SELECT landgis_refresh_parcel_colour(ARRAY[:id]::bigint[], current_date + 1)"), {"id": one})
+                conn.execute(
+                    text("SELECT landgis_refresh_parcel_colour(ARRAY[:id]::bigint[], current_date + 1)"), {"id": one}
+                )
 
         def row_at_a_time() -> None:
             with conn.begin():
                 for pid in ids:
-                    conn.execute(text("SELECT landgis_refresh_parcel_colour(ARRAY[:id]::bigint[], current_date + 2)"), {"id": pid})
+                    conn.execute(
+                        text("SELECT landgis_refresh_parcel_colour(ARRAY[:id]::bigint[], current_date + 2)"),
+                        {"id": pid},
+                    )
 
         def floor() -> None:
             with conn.begin():

@@ -325,10 +325,12 @@ def _map(conn: Connection, p: dict[str, Any], zone_ids: list[int], title: str) -
     shapes = [(r["path"], STATUS_FILL.get(r["renewal_status"], "#eeeeee"), r["land_code"]) for r in rows]
     extent = conn.execute(
         _q(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(ST_Transform(p.geom,"
-            " CAST(:srid AS integer)))::geometry AS e FROM parcel p WHERE {IN_AREA}) x"
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(g)::geometry AS e FROM ("
+            " SELECT ST_Transform(p.geom, CAST(:srid AS integer)) AS g FROM parcel p WHERE {IN_AREA}"
+            " UNION ALL SELECT ST_Transform(z.boundary, CAST(:srid AS integer)) FROM zone z"
+            " WHERE z.id IN (SELECT unnest(CAST(:ids AS integer[])))) u) x"
         ),
-        {**p, "srid": srid},
+        {**p, "srid": srid, "ids": zone_ids},
     ).one()
     outlines = (
         conn.execute(

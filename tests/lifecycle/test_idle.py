@@ -210,3 +210,10 @@ def test_idle_and_deadline_endpoints(api: TestClient, land: Connection) -> None:
     assert next(r for r in rows if r["parcel_id"] == pid)["stage_label"] == "协商处置"
     bad = api.post(f"/parcels/{pid}/progress", json={"report_date": "2024-01-05", "delay_cause": "weather"})
     assert bad.status_code == 400
+
+
+def test_buildings_prove_a_start_whose_date_was_never_recorded(land: Connection) -> None:
+    built = add_parcel(land, agreed_start_date=D("2001-01-10"), far=0.9)
+    assert _idle(land, built, "2024-01-01") is None
+    result = {c["category"]: c for c in idle.wuwei(land, as_of=D("2024-01-01"))["categories"]}
+    assert built not in [p["parcel_id"] for p in result["supplied_not_used"]["parcels"]]

@@ -2,7 +2,8 @@
 -- contract milestones not yet reached, the day land becomes idle (满一年) or may be taken back
 -- without compensation (满两年, 国土资源部令第53号), and 标准地 达产复核 not yet held.
 WITH p AS (
-  SELECT p.*, least(p.actual_start_date, p.actual_completion_date, p.actual_production_date) AS started_on
+  SELECT p.*, least(p.actual_start_date, p.actual_completion_date, p.actual_production_date) AS started_on,
+         coalesce(p.far, 0) > 0 OR coalesce(p.floor_area_m2, 0) > 0 AS built
   FROM parcel p
   WHERE landgis_in_scope(p.region_code)
     AND (CAST(:zone_id AS integer) IS NULL OR p.zone_id = CAST(:zone_id AS integer))
@@ -31,12 +32,13 @@ items AS (
          '满一年未动工, 认定闲置并征收闲置费 (土地价款的20%)',
          CASE WHEN coalesce(g.delay_cause, 'enterprise') = 'enterprise' THEN round((p.land_price_wan * 0.2)::numeric, 2)::double precision END
   FROM p LEFT JOIN progress g ON g.parcel_id = p.id
-  WHERE p.agreed_start_date IS NOT NULL AND p.started_on IS NULL
+  WHERE p.agreed_start_date IS NOT NULL AND p.started_on IS NULL AND NOT p.built
   UNION ALL
   SELECT p.id, 'recapture_from', landgis_period_end(p.agreed_start_date, 2) + 1,
          '满两年未动工, 可无偿收回土地使用权', NULL
   FROM p LEFT JOIN progress g ON g.parcel_id = p.id
-  WHERE p.agreed_start_date IS NOT NULL AND p.started_on IS NULL AND coalesce(g.delay_cause, 'enterprise') = 'enterprise'
+  WHERE p.agreed_start_date IS NOT NULL AND p.started_on IS NULL AND NOT p.built
+    AND coalesce(g.delay_cause, 'enterprise') = 'enterprise'
   UNION ALL
   SELECT p.id, 'halted_idle_from', landgis_period_end(g.halted_since, 1) + 1,
          '中止开发建设满一年, 认定闲置', NULL

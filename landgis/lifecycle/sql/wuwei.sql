@@ -18,6 +18,7 @@ SELECT 'supplied_not_used' AS category, p.id AS parcel_id, p.agreed_start_date A
        format('约定开工 %s, 已逾期 %s 天未开工', p.agreed_start_date, CAST(:as_of AS date) - p.agreed_start_date) AS detail
 FROM p
 WHERE p.agreed_start_date < CAST(:as_of AS date) AND coalesce(p.started_on > CAST(:as_of AS date), true)
+  AND NOT (coalesce(p.far, 0) > 0 OR coalesce(p.floor_area_m2, 0) > 0)  -- built: started, date unrecorded
 UNION ALL
 SELECT 'used_not_exhausted', p.id, p.built_on,
        concat_ws('; ',

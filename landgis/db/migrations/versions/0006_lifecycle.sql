@@ -63,7 +63,8 @@ FOR EACH ROW EXECUTE FUNCTION landgis_land_code();
 
 -- ---------------------------------------------------------------------------------------------
 -- 闲置土地 (国土资源部令第53号 第二条) as of a date:
---   not_started: the agreed start date passed 满一年 and the parcel had not started by as_of;
+--   not_started: the agreed start date passed 满一年 and the parcel had not started by as_of
+--     (nothing built on it either);
 --   halted: started, not completed, the latest progress report before as_of says developed
 --     area < 1/3 of the area to develop or investment < 25 % of the total, and halted since a
 --     date that passed 满一年.
@@ -86,8 +87,10 @@ LANGUAGE sql STABLE AS $$
     SELECT p.id, p.land_price_wan, 'not_started'::text AS kind, p.agreed_start_date AS basis_date, g.delay_cause
     FROM parcel p LEFT JOIN progress g ON g.parcel_id = p.id
     WHERE p.agreed_start_date IS NOT NULL
-      -- a recorded completion or production proves a start whose date was never recorded
+      -- a recorded completion or production, or buildings on the land, prove a start whose date
+      -- was never recorded (old contracts often lack it)
       AND coalesce(least(p.actual_start_date, p.actual_completion_date, p.actual_production_date) > as_of, true)
+      AND NOT (coalesce(p.far, 0) > 0 OR coalesce(p.floor_area_m2, 0) > 0)
     UNION ALL
     SELECT p.id, p.land_price_wan, 'halted'::text, g.halted_since, g.delay_cause
     FROM parcel p JOIN progress g ON g.parcel_id = p.id
