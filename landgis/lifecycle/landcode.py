@@ -152,7 +152,7 @@ def dossier(conn: Connection, workflow: Workflow, code: str, *, today: dt.date |
     )
     idle = (
         conn.execute(
-            text("SELECT * FROM landgis_idle_land(:today) WHERE parcel_id = :id"),
+            text("SELECT * FROM landgis_idle_land(:today, ARRAY[CAST(:id AS bigint)])"),
             {"id": pid, "today": today or dt.date.today()},
         )
         .mappings()

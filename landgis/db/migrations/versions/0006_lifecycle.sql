@@ -70,7 +70,7 @@ FOR EACH ROW EXECUTE FUNCTION landgis_land_code();
 --     date that passed 满一年.
 -- stage 'recapture' once 满两年 (第十四条: 无偿收回 candidate); the 闲置费 is 20 % of the land
 -- price. Neither applies when the delay was caused by the government or force majeure (第八条).
-CREATE FUNCTION landgis_idle_land(as_of date)
+CREATE FUNCTION landgis_idle_land(as_of date, ids bigint[] DEFAULT NULL)
 RETURNS TABLE (
   parcel_id bigint, kind text, basis_date date, idle_from date, recapture_from date, stage text,
   idle_fee_wan double precision, cause text
@@ -80,13 +80,14 @@ LANGUAGE sql STABLE AS $$
     SELECT DISTINCT ON (g.parcel_id) g.parcel_id, g.developed_area_m2, g.planned_area_m2, g.invested_wan,
            g.total_investment_wan, g.halted_since, g.delay_cause
     FROM land_progress g
-    WHERE g.report_date <= as_of
+    WHERE g.report_date <= as_of AND (ids IS NULL OR g.parcel_id = ANY (ids))
     ORDER BY g.parcel_id, g.report_date DESC, g.id DESC
   ),
   basis AS (
     SELECT p.id, p.land_price_wan, 'not_started'::text AS kind, p.agreed_start_date AS basis_date, g.delay_cause
     FROM parcel p LEFT JOIN progress g ON g.parcel_id = p.id
-    WHERE p.agreed_start_date IS NOT NULL
+    WHERE (ids IS NULL OR p.id = ANY (ids))
+      AND p.agreed_start_date IS NOT NULL
       -- a recorded completion or production, or buildings on the land, prove a start whose date
       -- was never recorded (old contracts often lack it)
       AND coalesce(least(p.actual_start_date, p.actual_completion_date, p.actual_production_date) > as_of, true)
@@ -94,7 +95,8 @@ LANGUAGE sql STABLE AS $$
     UNION ALL
     SELECT p.id, p.land_price_wan, 'halted'::text, g.halted_since, g.delay_cause
     FROM parcel p JOIN progress g ON g.parcel_id = p.id
-    WHERE p.actual_start_date <= as_of
+    WHERE (ids IS NULL OR p.id = ANY (ids))
+      AND p.actual_start_date <= as_of
       AND (p.actual_completion_date IS NULL OR p.actual_completion_date > as_of)
       AND g.halted_since <= as_of
       AND (3 * g.developed_area_m2 < coalesce(g.planned_area_m2, p.area_m2) OR 4 * g.invested_wan < g.total_investment_wan)
@@ -166,7 +168,7 @@ BEGIN
     ),
     r AS (SELECT code, kind, colour, label, params, sort_order FROM colour_rule WHERE enabled),
     cls AS ({class_rows}),
-    idle AS (SELECT i.* FROM landgis_idle_land($2) i WHERE i.parcel_id IN (SELECT id FROM t)),
+    idle AS (SELECT i.* FROM landgis_idle_land($2, $1::bigint[]) i),
     since AS (
       SELECT DISTINCT ON (e.parcel_id) e.parcel_id, e.event_date
       FROM renewal_event e

@@ -10,7 +10,7 @@ DROP FUNCTION IF EXISTS landgis_colour_on_related() CASCADE;
 DROP FUNCTION IF EXISTS landgis_colour_on_parcel();
 DROP FUNCTION IF EXISTS landgis_refresh_parcel_colour(bigint[], date);
 DROP VIEW IF EXISTS v_standard_review_due;
-DROP FUNCTION IF EXISTS landgis_idle_land(date);
+DROP FUNCTION IF EXISTS landgis_idle_land(date, bigint[]);
 DROP FUNCTION IF EXISTS landgis_land_code();
 DROP FUNCTION IF EXISTS landgis_generated_land_code(text);
 DROP FUNCTION IF EXISTS landgis_status_label(text);
