@@ -21,7 +21,22 @@ from sqlalchemy import Engine
 from api import errors, openapi
 from api.deps import require_user
 from api.limits import BodyLimit
-from api.routers import audit, auth, enterprises, health, ogc, parcels, users
+from api.routers import (
+    audit,
+    auth,
+    colours,
+    enterprises,
+    health,
+    idle,
+    land_codes,
+    ogc,
+    parcels,
+    projects,
+    renewal,
+    reports,
+    standard,
+    users,
+)
 from landgis import __version__
 from landgis.db.engine import make_engine
 from landgis.settings import Settings, get_settings, project_root
@@ -88,6 +103,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(enterprises.router)
     app.include_router(ogc.router)
     app.include_router(audit.router)
+    app.include_router(renewal.router)
+    app.include_router(colours.router)
+    app.include_router(land_codes.router)
+    app.include_router(idle.router)
+    app.include_router(standard.router)
+    app.include_router(projects.router)
+    app.include_router(reports.router)
     openapi.install(app)
     _mount_assets(app)
 

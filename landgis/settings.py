@@ -50,6 +50,16 @@ class Settings(BaseSettings):
     secure_cookies: bool | None = Field(
         default=None, description="Mark the session cookie Secure; unset: when the request came over https."
     )
+    workflow_file: Path | None = Field(
+        default=None, description="Renewal workflow YAML (states, transitions); unset: the packaged default."
+    )
+    public_base_url: str | None = Field(
+        default=None, description="Base URL users reach the service at (QR codes); unset: the request's own."
+    )
+    dossier_url_template: str = Field(
+        default="{base_url}/map/parcels/{parcel_id}",
+        description="What a land code's QR encodes; fields: base_url, parcel_id, land_code.",
+    )
 
     @property
     def cluster_dir(self) -> Path:

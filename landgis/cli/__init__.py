@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from landgis.cli import db, demo, load, serve, users
+from landgis.cli import db, demo, lifecycle, load, serve, users
 
 app = typer.Typer(
     name="landgis",
@@ -21,6 +21,9 @@ app.add_typer(db.app, name="db", help="Manage the database: local cluster up/dow
 app.add_typer(load.app, name="load", help="Load county data: parcels, enterprises, occupancy, figures, zones.")
 app.add_typer(demo.app, name="demo", help="Generate and load the synthetic demo county (示范县).")
 app.add_typer(users.app, name="users", help="Accounts: create the first administrator, roles, regions, tokens.")
+app.add_typer(
+    lifecycle.app, name="lifecycle", help="Renewal workflow, 一码管地 colours, idle land, 标准地, matching, reports."
+)
 app.command("serve", help="Serve the web map and API (default http://127.0.0.1:8000).")(serve.serve)
 
 

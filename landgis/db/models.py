@@ -48,6 +48,8 @@ SUPPLY_METHODS = ("transfer", "allocation", "lease", "capital", "other")
 ENTERPRISE_SCALES = ("above", "below")
 TENURES = ("own", "lease")
 BATCH_STATUSES = ("running", "committed", "failed", "dry_run", "unchanged")
+#: 一码管地: a valid 宗地代码, or 12 digits of the region + "L" + a sequence number (never a ZDDM).
+LAND_CODE_CHECK = r"land_code ~ '^(\d{12}[GJZ][ABCDEFGHSXWYLN]\d{5}|\d{12}L\d{6,11})$'"
 
 
 def _multipolygon() -> Geometry:
@@ -163,6 +165,8 @@ class Parcel(Timestamps, Base):
         Index("ix_parcel_region_code", "region_code"),
         Index("ix_parcel_zone_id", "zone_id"),
         Index("ix_parcel_load_batch_id", "load_batch_id"),
+        Index("uq_parcel_land_code", "land_code", unique=True),
+        CheckConstraint(LAND_CODE_CHECK, name="land_code_format"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -204,6 +208,11 @@ class Parcel(Timestamps, Base):
     agreed_production_date: Mapped[dt.date | None] = mapped_column(Date, comment="约定投产")
     actual_production_date: Mapped[dt.date | None] = mapped_column(Date, comment="实际投产")
     renewal_status: Mapped[str] = mapped_column(String(32), nullable=False, server_default="normal")
+    land_code: Mapped[str] = mapped_column(
+        String(24),
+        nullable=False,
+        comment="一码管地 地块码: the valid 宗地代码, else generated in the region; never changes",
+    )
     source: Mapped[str | None] = mapped_column(Text)
     load_batch_id: Mapped[int | None] = mapped_column(ForeignKey("load_batch.id"))
     source_attrs: Mapped[dict[str, Any]] = mapped_column(
@@ -392,3 +401,278 @@ class AuditEvent(Base):
     target_id: Mapped[int | None] = mapped_column(BigInteger)
     region_code: Mapped[str | None] = mapped_column(String(12), comment="region of the target, for scoping")
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+# --------------------------------------------------------------------------- renewal life cycle
+# 腾笼换鸟 over the years: renewal events, 一码管地 colours, idle land and 五未, 标准地, projects.
+
+COLOUR_RULE_KINDS = (
+    "idle_land",
+    "eval_class",
+    "renewal_status",
+    "contract_deadline",
+    "review_due",
+    "review_failed",
+)
+STANDARD_INDICATORS = (
+    "investment_intensity",
+    "mu_tax",
+    "mu_value_added",
+    "mu_output",
+    "far",
+    "energy_per_va",
+    "emissions_per_va",
+    "rd_ratio",
+)
+REVIEW_OUTCOMES = ("passed", "failed", "incomplete")
+REVIEW_ACTIONS = ("none", "rectify", "penalty", "withdraw_incentives", "recover_land", "other")
+DELAY_CAUSES = ("enterprise", "government", "force_majeure")
+PROJECT_STATUSES = ("request", "matched", "supplied", "cancelled")
+
+
+class RenewalEvent(Base):
+    """One step of a parcel's renewal (正常 → 认定低效 → … → 已投产), as the workflow allowed it.
+
+    ``counts_governed`` / ``counts_freed`` say whether the event's ``area_mu`` counts as 治理面积 /
+    腾出面积; they are fixed from the workflow configuration when the event is written.
+    """
+
+    __tablename__ = "renewal_event"
+    __table_args__ = (
+        CheckConstraint("area_mu >= 0", name="area"),
+        CheckConstraint("from_status ~ '^[a-z_]{1,32}$' AND to_status ~ '^[a-z_]{1,32}$'", name="status_format"),
+        Index("ix_renewal_event_parcel_id_event_date", "parcel_id", "event_date"),
+        Index("ix_renewal_event_event_date", "event_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id"), nullable=False)
+    from_status: Mapped[str] = mapped_column(String(32), nullable=False)
+    to_status: Mapped[str] = mapped_column(String(32), nullable=False)
+    event_date: Mapped[dt.date] = mapped_column(Date, nullable=False, comment="date the step took effect")
+    renewal_mode: Mapped[str | None] = mapped_column(String(32), comment="收储, 协议收回, 兼并重组 … (code)")
+    area_mu: Mapped[float] = mapped_column(Float, nullable=False, comment="area concerned, 亩 (part of a parcel)")
+    counts_governed: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    counts_freed: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    documents: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default=text("'{}'::text[]"), comment="document references (文号)"
+    )
+    note: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb"), comment="e.g. FAR before/after 提容增效"
+    )
+    recorded_by: Mapped[str] = mapped_column(Text, nullable=False)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    request_id: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(Text)
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ColourRule(Base):
+    """一码管地 colour rule: a whitelisted ``kind`` with parameters, the colour it gives and its label."""
+
+    __tablename__ = "colour_rule"
+    __table_args__ = (
+        CheckConstraint(_in("kind", COLOUR_RULE_KINDS), name="kind"),
+        CheckConstraint("colour IN ('red', 'yellow')", name="colour"),
+        CheckConstraint("code ~ '^[a-z][a-z0-9_]{0,31}$'", name="code_format"),
+    )
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    colour: Mapped[str] = mapped_column(String(8), nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    label: Mapped[str] = mapped_column(Text, nullable=False)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    sort_order: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default=text("0"))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class ParcelColour(Base):
+    """The colour of every parcel with its reasons, kept by ``landgis_refresh_parcel_colour()``."""
+
+    __tablename__ = "parcel_colour"
+    __table_args__ = (
+        CheckConstraint("colour IN ('green', 'yellow', 'red')", name="colour"),
+        Index("ix_parcel_colour_colour", "colour"),
+    )
+
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="CASCADE"), primary_key=True)
+    colour: Mapped[str] = mapped_column(String(8), nullable=False)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'[]'::jsonb"), comment='[{"rule","colour","label","reason"}]'
+    )
+    as_of: Mapped[dt.date] = mapped_column(Date, nullable=False, comment="date the date rules were evaluated for")
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Project(Timestamps, Base):
+    """A project looking for land (or placed on land): the request that matching answers."""
+
+    __tablename__ = "project"
+    __table_args__ = (
+        CheckConstraint(_in("status", PROJECT_STATUSES), name="status"),
+        CheckConstraint("uscc IS NULL OR uscc ~ '^[0-9A-HJ-NPQRTUWXY]{18}$'", name="uscc_format"),
+        CheckConstraint(
+            "area_min_mu IS NULL OR area_max_mu IS NULL OR (area_min_mu > 0 AND area_max_mu >= area_min_mu)",
+            name="area_range",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), nullable=False)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id", ondelete="SET NULL"))
+    uscc: Mapped[str | None] = mapped_column(String(18), comment="统一社会信用代码 of the investor")
+    industry_code: Mapped[str | None] = mapped_column(String(5), comment="GB/T 4754, e.g. C3311")
+    area_min_mu: Mapped[float | None] = mapped_column(Float, comment="亩")
+    area_max_mu: Mapped[float | None] = mapped_column(Float, comment="亩")
+    far_min: Mapped[float | None] = mapped_column(Float, comment="容积率 the project needs")
+    investment_intensity: Mapped[float | None] = mapped_column(Float, comment="固定资产投资强度 万元/亩")
+    preferred_zone_ids: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), nullable=False, server_default=text("'{}'::integer[]")
+    )
+    contiguous: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="request")
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class ProjectParcel(Base):
+    """一码管地: which parcels a project is placed on."""
+
+    __tablename__ = "project_parcel"
+    __table_args__ = (Index("ix_project_parcel_parcel_id", "parcel_id"),)
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="CASCADE"), primary_key=True)
+    linked_on: Mapped[dt.date | None] = mapped_column(Date)
+    linked_by: Mapped[str | None] = mapped_column(Text)
+
+
+class LandApprovalBatch(Timestamps, Base):
+    """用地批次: land approved for construction (农转用/征收) in one batch, for 批而未供."""
+
+    __tablename__ = "land_approval_batch"
+    __table_args__ = (
+        CheckConstraint("approved_area_mu > 0", name="area"),
+        Index("ix_land_approval_batch_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    batch_no: Mapped[str] = mapped_column(String(64), unique=True, nullable=False, comment="批次编号")
+    approval_no: Mapped[str | None] = mapped_column(Text, comment="批准文号")
+    authority: Mapped[str | None] = mapped_column(Text, comment="批准机关")
+    approved_on: Mapped[dt.date] = mapped_column(Date, nullable=False, comment="批准日期")
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), nullable=False)
+    approved_area_mu: Mapped[float] = mapped_column(Float, nullable=False, comment="批准建设用地面积 亩")
+    geom: Mapped[Any] = mapped_column(_multipolygon(), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class LandApprovalSupply(Base):
+    """Which parcels were supplied out of an approval batch, and how much of it."""
+
+    __tablename__ = "land_approval_supply"
+    __table_args__ = (
+        CheckConstraint("supplied_area_mu > 0", name="area"),
+        UniqueConstraint("batch_id", "parcel_id"),
+        Index("ix_land_approval_supply_parcel_id", "parcel_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("land_approval_batch.id", ondelete="CASCADE"), nullable=False)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="CASCADE"), nullable=False)
+    supplied_area_mu: Mapped[float] = mapped_column(Float, nullable=False, comment="亩")
+    supplied_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class LandProgress(Base):
+    """A 开发利用 progress report of a supplied parcel (动态巡查): developed area, investment, halts.
+
+    The 53号令 second idle case (started, developed < 1/3 or invested < 25 %, halted 1 year)
+    reads the latest report.
+    """
+
+    __tablename__ = "land_progress"
+    __table_args__ = (
+        CheckConstraint(_in("delay_cause", DELAY_CAUSES), name="delay_cause"),
+        UniqueConstraint("parcel_id", "report_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="CASCADE"), nullable=False)
+    report_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    developed_area_m2: Mapped[float | None] = mapped_column(Float, comment="已动工开发建设用地面积 m²")
+    planned_area_m2: Mapped[float | None] = mapped_column(
+        Float, comment="应动工开发建设用地总面积 m² (NULL: the parcel)"
+    )
+    invested_wan: Mapped[float | None] = mapped_column(Float, comment="已投资额 万元")
+    total_investment_wan: Mapped[float | None] = mapped_column(Float, comment="总投资额 万元")
+    halted_since: Mapped[dt.date | None] = mapped_column(Date, comment="中止开发建设 since")
+    delay_cause: Mapped[str | None] = mapped_column(String(16), comment="enterprise, government, force_majeure")
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class StandardAgreement(Timestamps, Base):
+    """标准地 agreement of a parcel: the enterprise, the 达产复核 period and (in
+    ``standard_commitment``) the committed indicators."""
+
+    __tablename__ = "standard_agreement"
+    __table_args__ = (CheckConstraint("initial_period_months BETWEEN 0 AND 240", name="initial_period"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="CASCADE"), unique=True, nullable=False)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id", ondelete="SET NULL"))
+    agreement_no: Mapped[str | None] = mapped_column(Text, comment="协议编号")
+    signed_on: Mapped[dt.date | None] = mapped_column(Date)
+    land_area_mu: Mapped[float | None] = mapped_column(Float, comment="亩 the commitments are per; NULL: the parcel")
+    initial_period_months: Mapped[int] = mapped_column(
+        SmallInteger, nullable=False, server_default=text("36"), comment="达产期: 投产 → 达产复核, months"
+    )
+    review_due_date: Mapped[dt.date | None] = mapped_column(Date, comment="达产复核 date when agreed explicitly")
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class StandardCommitment(Base):
+    """One committed indicator of a 标准地 agreement (亩均税收 >= 30 万元/亩 …)."""
+
+    __tablename__ = "standard_commitment"
+    __table_args__ = (
+        CheckConstraint(_in("indicator", STANDARD_INDICATORS), name="indicator"),
+        CheckConstraint("comparator IN ('>=', '<=')", name="comparator"),
+        CheckConstraint("value >= 0", name="value"),
+        UniqueConstraint("agreement_id", "indicator"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("standard_agreement.id", ondelete="CASCADE"), nullable=False)
+    indicator: Mapped[str] = mapped_column(String(32), nullable=False)
+    comparator: Mapped[str] = mapped_column(String(2), nullable=False)
+    value: Mapped[float] = mapped_column(Float, nullable=False, comment="in the indicator's unit")
+
+
+class StandardReview(Base):
+    """A recorded 达产复核: the figures compared, the outcome and the action decided."""
+
+    __tablename__ = "standard_review"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", REVIEW_OUTCOMES), name="outcome"),
+        CheckConstraint(_in("action", REVIEW_ACTIONS), name="action"),
+        Index("ix_standard_review_agreement_id", "agreement_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("standard_agreement.id", ondelete="CASCADE"), nullable=False)
+    figures_year: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    reviewed_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    action: Mapped[str] = mapped_column(String(32), nullable=False, server_default="none")
+    action_note: Mapped[str | None] = mapped_column(Text)
+    penalty_wan: Mapped[float | None] = mapped_column(Float, comment="违约金 万元")
+    results: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb"), comment="per indicator: committed, actual, shortfall"
+    )
+    reviewer: Mapped[str] = mapped_column(Text, nullable=False)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)

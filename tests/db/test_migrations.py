@@ -23,6 +23,18 @@ TABLES = {
     "enterprise_year",
     "change_log",
     "load_batch",
+    # 0006_lifecycle
+    "renewal_event",
+    "colour_rule",
+    "parcel_colour",
+    "project",
+    "project_parcel",
+    "land_approval_batch",
+    "land_approval_supply",
+    "land_progress",
+    "standard_agreement",
+    "standard_commitment",
+    "standard_review",
 }
 
 
@@ -77,5 +89,6 @@ def test_geometry_columns_are_4490_multipolygons_with_gist(engine: Engine) -> No
         ("parcel", 4490, "MULTIPOLYGON"),
         ("zone", 4490, "MULTIPOLYGON"),
         ("region", 4490, "MULTIPOLYGON"),
+        ("land_approval_batch", 4490, "MULTIPOLYGON"),
     }
-    assert {"parcel", "zone", "region"} <= set(indexes)
+    assert {"parcel", "zone", "region", "land_approval_batch"} <= set(indexes)

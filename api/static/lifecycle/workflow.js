@@ -1,0 +1,99 @@
+// Thin page over the workflow API: GET /parcels/{id}/transitions, POST a step, POST undo.
+const parcelId = location.pathname.split("/").filter(Boolean).pop();
+const form = document.getElementById("step");
+const message = document.getElementById("message");
+let allowed = [];
+
+function say(text, error) {
+  message.textContent = text;
+  message.className = error ? "error" : "";
+}
+
+async function call(method, url, body) {
+  const response = await fetch(url, {
+    method, headers: {"Content-Type": "application/json"}, body: body ? JSON.stringify(body) : undefined,
+  });
+  const data = await response.json();
+  if (!response.ok) throw new Error(data.detail || response.statusText);
+  return data;
+}
+
+function cell(row, text) { const td = row.insertCell(); td.textContent = text ?? ""; return td; }
+
+function chooseTarget() {
+  const t = allowed.find((a) => a.to === form.to_status.value);
+  const modes = form.renewal_mode;
+  modes.length = 1;
+  if (!t) return;
+  for (const m of t.modes) modes.add(new Option(m.label, m.code));
+  modes.required = t.mode === "required";
+  form.area_mu.disabled = t.area !== "partial";
+  form.far_after.disabled = !t.records_far;
+  form.documents.required = t.documents_required;
+  const counts = t.counts.map((c) => (c === "governed" ? "治理面积" : "腾出面积")).join("、");
+  document.getElementById("hint").textContent = `${t.label}${counts ? "; 计入" + counts : ""}`;
+}
+
+async function load() {
+  const [history, colour] = await Promise.all([
+    call("GET", `/parcels/${parcelId}/transitions`),
+    call("GET", `/parcels/${parcelId}/colour`),
+  ]);
+  const p = history.parcel;
+  document.getElementById("code").textContent = p.land_code;
+  document.getElementById("qr").href = `/land-codes/${p.land_code}/qr.png`;
+  const state = document.getElementById("state");
+  state.replaceChildren();
+  for (const [label, value, cls] of [
+    ["更新状态", p.renewal_status_label, ""],
+    ["面积", `${p.area_mu.toFixed(2)} 亩`, ""],
+    ["一码管地", colour.colour_label, colour.colour],
+    ["原因", colour.reasons.map((r) => r.reason).join("; "), ""],
+  ]) {
+    const div = document.createElement("div");
+    div.className = cls;
+    div.textContent = `${label}: ${value}`;
+    state.append(div);
+  }
+  allowed = history.allowed;
+  form.to_status.length = 0;
+  for (const a of allowed) form.to_status.add(new Option(`${a.to_label} — ${a.label}`, a.to));
+  chooseTarget();
+  const body = document.querySelector("#events tbody");
+  body.replaceChildren();
+  for (const e of history.events) {
+    const row = body.insertRow();
+    if (e.revoked) row.className = "revoked";
+    for (const text of [e.event_date, e.from_label, e.to_label, e.renewal_mode_label, e.area_mu.toFixed(2),
+      e.documents.join("; "), e.recorded_by, e.revoked ? `已撤销: ${e.revoke_reason}` : ""]) cell(row, text);
+  }
+}
+
+form.to_status.addEventListener("change", chooseTarget);
+form.event_date.valueAsDate = new Date();
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = new FormData(form);
+  const body = {
+    to_status: f.get("to_status"), event_date: f.get("event_date"), user: f.get("user"),
+    renewal_mode: f.get("renewal_mode") || null, note: f.get("note") || null,
+    documents: String(f.get("documents") || "").split("\n").map((s) => s.trim()).filter(Boolean),
+  };
+  if (!form.area_mu.disabled && f.get("area_mu")) body.area_mu = Number(f.get("area_mu"));
+  if (!form.far_after.disabled && f.get("far_after")) body.far_after = Number(f.get("far_after"));
+  try {
+    const e = await call("POST", `/parcels/${parcelId}/transitions`, body);
+    say(`已记录: ${e.from_label} → ${e.to_label}`);
+    await load();
+  } catch (error) { say(error.message, true); }
+});
+document.getElementById("undo").addEventListener("click", async () => {
+  const reason = prompt("撤销原因");
+  if (!reason) return;
+  try {
+    await call("POST", `/parcels/${parcelId}/transitions/undo`, {reason, user: form.user.value || null});
+    say("已撤销最近一步");
+    await load();
+  } catch (error) { say(error.message, true); }
+});
+load().catch((error) => say(error.message, true));
