@@ -264,10 +264,10 @@ def zone_totals(conn: Connection, year: int, *, region_code: str | None = None) 
         )
     outside = {y: t for (zid, y), t in by_zone.items() if zid is None}
     region_rows = []
-    for child in children:
-        tallies = {y: t for (code, y), t in by_region.items() if code == child.code}
-        renewed = {y: v for (code, y), v in done_region.items() if code == child.code}
-        region_rows.append({"region_code": child.code, "name": child.name, **unit(tallies, renewed)})
+    for region in children:
+        tallies = {y: t for (code, y), t in by_region.items() if code == region.code}
+        renewed = {y: v for (code, y), v in done_region.items() if code == region.code}
+        region_rows.append({"region_code": region.code, "name": region.name, **unit(tallies, renewed)})
     return {
         "year": year,
         "region_code": region_code,

@@ -632,25 +632,38 @@ class Compiled:
 
 
 def compile_rules(node: Node, *, year: int, as_of: dt.date) -> Compiled:
-    """Compile a validated tree to SQL over the facts relation ``f``."""
+    """Compile a validated tree to SQL over the facts relation ``f``.
+
+    A parcel's reasons are the leaves that hold and count towards its match: not negated, and
+    every enclosing all/any holds too (a leaf of an ``any`` branch that failed is no reason).
+    """
     c = Compiler(as_of=as_of, year=year)
-    conditions: dict[int, str] = {}
+    expressions: dict[int, str] = {}
 
     def walk(n: Node) -> str:
         if n.leaf is not None:
-            key = id(n.leaf)
-            if key not in conditions:
-                conditions[key] = n.leaf.condition(c)
-            return f"coalesce({conditions[key]}, FALSE)"
-        if n.op == "not":
-            return f"(NOT {walk(n.children[0])})"
-        joiner = " AND " if n.op == "all" else " OR "
-        return "(" + joiner.join(walk(child) for child in n.children) + ")"
+            expression = f"coalesce({n.leaf.condition(c)}, FALSE)"
+        elif n.op == "not":
+            expression = f"(NOT {walk(n.children[0])})"
+        else:
+            joiner = " AND " if n.op == "all" else " OR "
+            expression = "(" + joiner.join(walk(child) for child in n.children) + ")"
+        expressions[id(n)] = expression
+        return expression
 
     where = walk(node)
-    parts = []
-    for leaf, positive in node.leaves():
-        if positive:
-            parts.append(f"CASE WHEN coalesce({conditions[id(leaf)]}, FALSE) THEN {leaf.reason(c)} END")
-    reasons = "array_remove(ARRAY[" + ", ".join(parts) + "]::text[], NULL)" if parts else "ARRAY[]::text[]"
-    return Compiled(where=where, reasons=reasons, params=c.params, needs=c.needs)
+    parts: list[str] = []
+
+    def reasons(n: Node, positive: bool, context: tuple[str, ...]) -> None:
+        if n.leaf is not None:
+            if positive:
+                condition = " AND ".join((*context, expressions[id(n)]))
+                parts.append(f"CASE WHEN {condition} THEN {n.leaf.reason(c)} END")
+            return
+        inner = (*context, expressions[id(n)]) if n is not node else context
+        for child in n.children:
+            reasons(child, positive != (n.op == "not"), inner)
+
+    reasons(node, True, ())
+    array = "array_remove(ARRAY[" + ", ".join(parts) + "]::text[], NULL)" if parts else "ARRAY[]::text[]"
+    return Compiled(where=where, reasons=array, params=c.params, needs=c.needs)

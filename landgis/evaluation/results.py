@@ -261,7 +261,7 @@ def _indicator_line(
         why = {
             NOTE_MISSING_ZERO: "数据缺失, 该项计 0 分",
             NOTE_MISSING_MEAN: "数据缺失, 取本组该项平均得分",
-            NOTE_MISSING_PENALTY: f"数据缺失, 扣 {spec.penalty:g} 分",
+            NOTE_MISSING_PENALTY: f"数据缺失, 扣 {spec.penalty or 0:g} 分",
             NOTE_NO_BENCHMARK: "本组无法计算基准值, 按缺失处理",
         }[note]
         text_ = f"{d.name}: {why} = {_num(score)} 分 (权重 {spec.weight:g})"
