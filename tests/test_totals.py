@@ -63,8 +63,8 @@ def totals_county(db: Connection) -> dict[str, int]:
 
 
 def _same(got: float | None, want: float | None) -> bool:
-    return (
-        (got is None and want is None) or (got is not None and want is not None and got == pytest.approx(want, rel=1e-5))
+    return (got is None and want is None) or (
+        got is not None and want is not None and got == pytest.approx(want, rel=1e-5)
     )
 
 
