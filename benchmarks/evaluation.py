@@ -168,6 +168,42 @@ def prepare(source: Path, keep: int) -> None:
 
 # --------------------------------------------------------------------------- run
 
+RAW_EVALUATION = """
+WITH land AS (
+  SELECT o.enterprise_id, sum(coalesce(o.land_area_mu, p.area_mu)) AS mu
+  FROM occupancy o JOIN parcel p ON p.id = o.parcel_id GROUP BY 1
+), s AS (
+  SELECT e.id, e.scale, CASE WHEN e.scale = 'above' THEN
+      y.tax_wan / l.mu / 24.097 * 30 + y.value_added_wan / l.mu / 136.16 * 20
+      + y.value_added_wan / nullif(y.energy_tce, 0) / 2.694 * 20
+      + coalesce(y.value_added_wan / nullif(y.emissions_t, 0) / 4929.81 * 10, 0)
+      + y.value_added_wan / nullif(y.employees, 0) / 18.14 * 10 + y.rd_wan / nullif(y.revenue_wan, 0) / 0.0302 * 10
+    ELSE y.tax_wan / l.mu / 11.5932 * 50 + y.tax_wan / nullif(y.electricity_kwh / 10000, 0) / 0.2352 * 50 END AS score
+  FROM enterprise e JOIN enterprise_year y ON y.enterprise_id = e.id AND y.year = :year
+  JOIN land l ON l.enterprise_id = e.id WHERE l.mu > 0
+)
+SELECT count(*), count(*) FILTER (WHERE r <= 0.25) FROM (
+  SELECT percent_rank() OVER (PARTITION BY scale ORDER BY score DESC NULLS LAST) AS r FROM s) x
+"""
+
+RAW_CANDIDATES = """
+WITH c AS (
+  SELECT p.id, p.geom, p.gk_srid FROM parcel p JOIN parcel_year_stat s ON s.parcel_id = p.id AND s.year = :year
+  WHERE (s.main_scale = 'above' AND s.tax_wan / p.area_mu < 6) OR (s.main_scale = 'below' AND s.tax_wan / p.area_mu < 3)
+     OR (s.main_scale = 'below' AND p.area_mu >= 10)
+), k AS (
+  SELECT id, ST_ClusterDBSCAN(ST_Transform(geom, 4549), eps := 20, minpoints := 1) OVER () AS cluster FROM c
+)
+SELECT count(*), count(DISTINCT cluster) FROM k
+"""
+
+RAW_TOTALS = """
+SELECT p.zone_id, p.renewal_status, count(*), sum(p.area_mu), sum(s.tax_wan), sum(s.tax_wan) / nullif(sum(p.area_mu)
+  FILTER (WHERE s.enterprise_count > 0), 0), sum(p.far * p.area_mu) / nullif(sum(p.area_mu) FILTER (WHERE p.far IS NOT NULL), 0)
+FROM parcel p LEFT JOIN parcel_year_stat s ON s.parcel_id = p.id AND s.year = :year
+WHERE landgis_is_industrial(p.land_use_code) GROUP BY 1, 2
+"""
+
 
 def median_of(runs: int, action: Callable[[], object]) -> tuple[float, list[float]]:
     times = []
@@ -178,15 +214,137 @@ def median_of(runs: int, action: Callable[[], object]) -> tuple[float, list[floa
     return statistics.median(times), times
 
 
+CANDIDATE_BODY = {
+    "preset": "huzhou-sandi",
+    "area": {"region_code": "330699"},
+    "year": YEAR,
+    "blocks": {"distance_m": 20, "min_block_mu": 50},
+}
+
+
+def run(runs: int) -> dict[str, Any]:
+    """Medians of ``runs`` runs of each measurement, with its peer, on the prepared database."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from landgis.aggregates import ensure_parcel_stats, ensure_totals
+    from landgis.evaluation.policy import load_policy
+    from landgis.evaluation.runs import run_evaluation
+    from landgis.settings import Settings
+
+    engine = bench_engine()
+    figures: dict[str, Any] = {}
+    with engine.connect() as conn:
+        counts = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM parcel), (SELECT count(*) FROM enterprise),"
+                " (SELECT count(*) FROM enterprise_year WHERE year = :y)"
+            ),
+            {"y": YEAR},
+        ).one()
+    figures["data"] = {"parcels": counts[0], "enterprises": counts[1], f"figures_{YEAR}": counts[2]}
+    print(figures["data"], flush=True)
+
+    # One-off costs after a load: the parcel-year aggregate and the totals cells, rebuilt from scratch.
+    for label, action in (
+        ("parcel_year_stat rebuild (one year)", lambda c: ensure_parcel_stats(c, YEAR, force=True)),
+        ("totals_cell rebuild (one year)", lambda c: ensure_totals(c, YEAR, force=True)),
+    ):
+
+        def rebuild(action: Callable[[Any], Any] = action) -> None:
+            with engine.begin() as conn:
+                conn.execute(text("SELECT 1"))
+                action(conn)
+
+        median, times = median_of(runs, rebuild)
+        figures[label] = {"median_s": median, "runs_s": times}
+        print(label, f"{median:.3f} s", flush=True)
+
+    policy = load_policy("huangyan-2022")
+    # a committed run makes the year's classes current (for the map and the totals)
+    with engine.begin() as conn:
+        ensure_totals(conn, YEAR)
+        ensure_totals(conn, YEAR - 1)
+        run_evaluation(conn, policy, YEAR, actor="bench", force=True)
+    for y in (YEAR, YEAR - 1):
+        with engine.begin() as conn:
+            ensure_totals(conn, y)
+
+    def evaluation() -> None:
+        with engine.connect() as conn, conn.begin() as tx:
+            run_evaluation(conn, policy, YEAR, actor="bench", force=True)
+            tx.rollback()
+
+    def raw_evaluation() -> None:
+        with engine.connect() as conn:
+            conn.execute(text(RAW_EVALUATION), {"year": YEAR}).one()
+
+    settings = Settings(database_url=engine.url.render_as_string(hide_password=False))
+    app = create_app(settings, engine=engine)
+    client = TestClient(app)
+    sizes: dict[str, int] = {}
+
+    def candidates() -> None:
+        answer = client.post("/candidates", json=CANDIDATE_BODY)
+        assert answer.status_code == 200, answer.text[:300]
+        sizes["candidates_bytes"] = len(answer.content)
+
+    def raw_candidates() -> None:
+        with engine.connect() as conn:
+            conn.execute(text(RAW_CANDIDATES), {"year": YEAR}).one()
+
+    def totals() -> None:
+        answer = client.get("/totals", params={"year": YEAR})
+        assert answer.status_code == 200, answer.text[:300]
+
+    def raw_totals() -> None:
+        with engine.connect() as conn:
+            conn.execute(text(RAW_TOTALS), {"year": YEAR}).all()
+
+    for label, action, goal in (
+        ("evaluation run (huangyan-2022, stored)", evaluation, 5.0),
+        ("peer: raw SQL scores, nothing stored", raw_evaluation, None),
+        ("candidates + blocks, whole county (POST /candidates)", candidates, 2.0),
+        ("peer: raw SQL 三低 + ST_ClusterDBSCAN, counts only", raw_candidates, None),
+        ("zone totals page (GET /totals)", totals, 0.1),
+        ("peer: totals aggregated on the fly from parcels", raw_totals, None),
+    ):
+        action()  # warm-up, not counted
+        median, times = median_of(runs, action)
+        figures[label] = {"median_s": median, "runs_s": times, "goal_s": goal}
+        print(f"{label}: median {median:.3f} s  {[round(t, 3) for t in times]}", flush=True)
+    with engine.connect() as conn:
+        select = conn.execute(
+            text("SELECT count(*) FROM evaluation_result WHERE run_id = (SELECT max(id) FROM evaluation_run)")
+        ).scalar_one()
+    figures["evaluated_enterprises"] = select
+    figures.update(sizes)
+    answer = client.post("/candidates", json=CANDIDATE_BODY).json()
+    figures["candidates"] = answer["totals"]
+    print(figures["candidates"], flush=True)
+    client.close()
+    engine.dispose()
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare", help="subsample the firms and load the county into landgis_bench_eval")
     p.add_argument("--source", type=Path, default=ROOT / "benchmarks" / "data" / "county-1m")
     p.add_argument("--keep", type=int, default=KEEP_PER_10000)
+    r = sub.add_parser("run", help="measure (median of --runs) on the prepared database")
+    r.add_argument("--runs", type=int, default=5)
+    r.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     if args.command == "prepare":
         prepare(args.source, args.keep)
+    else:
+        import json
+
+        figures = run(args.runs)
+        if args.json:
+            args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     return 0
 
 

@@ -273,7 +273,9 @@ def merge_lessees(frame: pd.DataFrame, occupancy: pd.DataFrame) -> pd.DataFrame:
         seen = out.loc[owner_rows, "enterprise_id"].map(present[column]).astype(bool)
         base = out.loc[owner_rows, column].astype(float)
         out.loc[owner_rows, column] = np.where(seen, base.fillna(0.0) + extra.fillna(0.0), base)
-    merged = leases.groupby("enterprise_id")["owner"].agg(lambda owners_: int(owners_.iloc[0]))
+    # a lessee on several landlords' parcels is reported as merged into the one it leases most from
+    ordered = leases.sort_values(["enterprise_id", "mu", "parcel_id"], ascending=[True, False, True])
+    merged = ordered.groupby("enterprise_id")["owner"].first().astype("int64")
     rows = out["enterprise_id"].isin(merged.index)
     out.loc[rows, "merged_into"] = out.loc[rows, "enterprise_id"].map(merged).astype("Int64")
     return out
@@ -375,6 +377,8 @@ def score_population(policy: Policy, frame: pd.DataFrame, year: int) -> Scored:
     for labels in [exempt_label.where(frame["status"] == "exempt"), *veto_labels, *adjust_labels]:
         for index in labels.dropna().index:
             notes[index].append(str(labels[index]))
+    for index in frame.index[merged]:
+        notes[index].append(f"承租企业, 并入出租方 (企业编号 {int(frame.at[index, 'merged_into'])}) 合并评价")
     frame["notes"] = notes
     lines = pd.concat(line_frames, ignore_index=True) if line_frames else pd.DataFrame()
     columns = ["enterprise_id", "segment", "status", "base_score", "adjustment", "score", "rank", "rank_of", "class"]
