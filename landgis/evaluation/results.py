@@ -183,7 +183,8 @@ def explain(conn: Connection, run_id: int, enterprise_id: int) -> Explanation:
     land = f"用地面积 {_num(row.land_area_mu)} 亩" + (f" = {' + '.join(parts)}" if parts else " (无用地记录)")
     out.add("land", land, land_area_mu=row.land_area_mu)
     if row.status == "merged":
-        out.add("status", "承租企业, 与出租方合并评价, 本身不单独定级 (merged with its landlord)")
+        for note in row.notes or ["承租企业, 与出租方合并评价"]:
+            out.add("status", f"{note}, 本身不单独定级 (merged with its landlord)")
         return out
     figures = dict(row.figures)
     if segment is None:
