@@ -69,6 +69,10 @@ class Leaf(BaseModel):
     label: str | None = Field(default=None, max_length=60)
 
     title: ClassVar[str] = ""
+    #: True when the rule can only hold on a parcel with firms on record (it reads their figures,
+    #: scale, industry, dates or flags): a rule set that needs firms everywhere is evaluated on
+    #: the parcels with firms only.
+    needs_firms: ClassVar[bool] = False
 
     def condition(self, c: Compiler) -> str:
         raise NotImplementedError
@@ -96,6 +100,7 @@ SCALE_WORDS = {"above": "规上企业", "below": "规下企业", "any": "企业"
 class MuTaxBelow(Leaf):
     rule: Literal["mu_tax_below"]
     title: ClassVar[str] = "亩均税收低于阈值"
+    needs_firms: ClassVar[bool] = True
     value: float
     scale: Literal["above", "below", "any"] = "any"
 
@@ -113,6 +118,7 @@ class MuTaxBelow(Leaf):
 class MuValueAddedBelow(Leaf):
     rule: Literal["mu_value_added_below"]
     title: ClassVar[str] = "亩均增加值低于阈值"
+    needs_firms: ClassVar[bool] = True
     value: float
     scale: Literal["above", "below", "any"] = "any"
 
@@ -130,6 +136,7 @@ class MuValueAddedBelow(Leaf):
 class MuTaxAtLeast(Leaf):
     rule: Literal["mu_tax_at_least"]
     title: ClassVar[str] = "亩均税收不低于"
+    needs_firms: ClassVar[bool] = True
     value: float
 
     def condition(self, c: Compiler) -> str:
@@ -147,6 +154,7 @@ class MuTaxBelowIndustryShare(Leaf):
 
     rule: Literal["mu_tax_below_industry_share"]
     title: ClassVar[str] = "亩均税收低于行业平均水平"
+    needs_firms: ClassVar[bool] = True
     share: float = Field(gt=0, le=10)
     basis: Literal["previous_year", "same_year"] = "previous_year"
 
@@ -214,6 +222,7 @@ class FarRequirementBelow(Leaf):
 class ClassIn(Leaf):
     rule: Literal["class_in"]
     title: ClassVar[str] = "亩均评价类别"
+    needs_firms: ClassVar[bool] = True
     classes: list[Annotated[str, Field(min_length=1, max_length=8)]] = Field(min_length=1)
 
     def condition(self, c: Compiler) -> str:
@@ -338,6 +347,7 @@ class IndustryIn(Leaf):
 
     rule: Literal["industry_in"]
     title: ClassVar[str] = "限制或淘汰类行业"
+    needs_firms: ClassVar[bool] = True
     prefixes: list[Prefix]
 
     def condition(self, c: Compiler) -> str:
@@ -366,6 +376,7 @@ class DangerousBuilding(Leaf):
 class ScaleIs(Leaf):
     rule: Literal["scale_is"]
     title: ClassVar[str] = "企业规模"
+    needs_firms: ClassVar[bool] = True
     scale: Literal["above", "below"]
     who: Literal["main", "any"] = "main"
 
@@ -434,6 +445,7 @@ class ProducingLessThan(Leaf):
 class RegisteredAtLeast(Leaf):
     rule: Literal["registered_at_least"]
     title: ClassVar[str] = "注册满规定年限"
+    needs_firms: ClassVar[bool] = True
     years: float = Field(ge=0, le=100)
 
     def condition(self, c: Compiler) -> str:
@@ -446,6 +458,7 @@ class RegisteredAtLeast(Leaf):
 class Flag(Leaf):
     rule: Literal["flag"]
     title: ClassVar[str] = "企业标记"
+    needs_firms: ClassVar[bool] = True
     flag: str
 
     def condition(self, c: Compiler) -> str:
@@ -555,6 +568,16 @@ class Node:
             return [(self.leaf, positive)]
         flip = self.op == "not"
         return [pair for child in self.children for pair in child.leaves(positive != flip)]
+
+    def requires_firms(self) -> bool:
+        """Whether no parcel without firms on record can match."""
+        if self.leaf is not None:
+            return self.leaf.needs_firms
+        if self.op == "not":
+            return False
+        if self.op == "all":
+            return any(child.requires_firms() for child in self.children)
+        return all(child.requires_firms() for child in self.children)
 
     def document(self) -> dict[str, Any]:
         if self.leaf is not None:

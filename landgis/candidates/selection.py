@@ -227,9 +227,14 @@ def select_candidates(conn: Connection, request: CandidateRequest) -> CandidateS
     with_clause = ("WITH " + ", ".join(ctes) + ", ") if ctes else "WITH "
     statement = (
         f"CREATE TEMP TABLE {CANDIDATES} ON COMMIT DROP AS {with_clause}f AS ("
-        f" SELECT {_FACT_COLUMNS}{extra}"
-        " FROM parcel p LEFT JOIN zone z ON z.id = p.zone_id"
-        " LEFT JOIN parcel_year_stat s ON s.parcel_id = p.id AND s.year = :year "
+        f" SELECT {_FACT_COLUMNS}{extra} FROM "
+        + (
+            # only parcels with firms can match: start from the year's parcel statistics
+            "parcel_year_stat s JOIN parcel p ON p.id = s.parcel_id AND s.year = :year"
+            if node.requires_firms()
+            else "parcel p LEFT JOIN parcel_year_stat s ON s.parcel_id = p.id AND s.year = :year"
+        )
+        + " LEFT JOIN zone z ON z.id = p.zone_id "
         + " ".join(joins)
         + f" WHERE landgis_in_scope(p.region_code) AND {area_sql})"
         f" SELECT f.*, {compiled.reasons} AS reasons, CAST(NULL AS integer) AS block_id FROM f WHERE {compiled.where}"

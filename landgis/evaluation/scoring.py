@@ -377,8 +377,9 @@ def score_population(policy: Policy, frame: pd.DataFrame, year: int) -> Scored:
     for labels in [exempt_label.where(frame["status"] == "exempt"), *veto_labels, *adjust_labels]:
         for index in labels.dropna().index:
             notes[index].append(str(labels[index]))
+    owners = frame["merged_into"]
     for index in frame.index[merged]:
-        notes[index].append(f"承租企业, 并入出租方 (企业编号 {int(frame.at[index, 'merged_into'])}) 合并评价")
+        notes[index].append(f"承租企业, 并入出租方 (企业编号 {owners[index]}) 合并评价")
     frame["notes"] = notes
     lines = pd.concat(line_frames, ignore_index=True) if line_frames else pd.DataFrame()
     columns = ["enterprise_id", "segment", "status", "base_score", "adjustment", "score", "rank", "rank_of", "class"]
