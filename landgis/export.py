@@ -262,7 +262,7 @@ def export_plan(conn: Connection, plan_id: int, fmt: str, path: Path) -> Path:
         " pp.value_added_wan / nullif(pp.area_mu, 0) AS mu_value_added, NULL AS main_scale,"
         " NULL AS main_industry, NULL AS class, pp.block_no AS block_id, pp.reasons"
         f"{geom} FROM plan_parcel pp JOIN parcel p ON p.id = pp.parcel_id"
-        " WHERE pp.plan_id = :id AND landgis_in_scope(p.region_code) ORDER BY pp.parcel_id",
+        " WHERE pp.plan_id = :id AND (landgis_setting('landgis.scope') IS NULL OR landgis_in_scope(p.region_code)) ORDER BY pp.parcel_id",
         {"id": plan_id},
     )
     block_geom = ", ST_AsBinary(ST_Multi(ST_Union(p.geom))) AS geom" if fmt != "xlsx" else ""
@@ -274,7 +274,7 @@ def export_plan(conn: Connection, plan_id: int, fmt: str, path: Path) -> Path:
         " coalesce(sum(pp.tax_wan), 0) / nullif(sum(pp.area_mu), 0) AS mu_tax,"
         f" array_agg(pp.parcel_id ORDER BY pp.parcel_id) AS parcel_ids{block_geom}"
         " FROM plan_parcel pp JOIN parcel p ON p.id = pp.parcel_id"
-        " WHERE pp.plan_id = :id AND pp.block_no IS NOT NULL AND landgis_in_scope(p.region_code)"
+        " WHERE pp.plan_id = :id AND pp.block_no IS NOT NULL AND (landgis_setting('landgis.scope') IS NULL OR landgis_in_scope(p.region_code))"
         " GROUP BY pp.block_no ORDER BY pp.block_no",
         {"id": plan_id},
     )
@@ -317,7 +317,7 @@ def export_evaluation(conn: Connection, run_id: int, fmt: str, path: Path) -> Pa
         " ep.value_added_wan, ep.mu_tax, ep.mu_value_added, e.name AS main_enterprise, ep.class"
         f"{geom} FROM evaluation_parcel ep JOIN parcel p ON p.id = ep.parcel_id"
         " LEFT JOIN enterprise e ON e.id = ep.main_enterprise_id"
-        " WHERE ep.run_id = :run AND landgis_in_scope(ep.region_code) ORDER BY ep.parcel_id",
+        " WHERE ep.run_id = :run AND (landgis_setting('landgis.scope') IS NULL OR landgis_in_scope(ep.region_code)) ORDER BY ep.parcel_id",
         {"run": run_id},
     )
     parcel_layer = Layer("宗地亩均", parcels, EVALUATION_PARCEL_COLUMNS)

@@ -139,7 +139,7 @@ def compare_plans(conn: Connection, plan_ids: list[int]) -> dict[str, Any]:
         text(
             "SELECT pp.plan_id, pp.parcel_id, pp.area_mu, pp.tax_wan, pp.value_added_wan FROM plan_parcel pp"
             " JOIN parcel p ON p.id = pp.parcel_id"
-            " WHERE pp.plan_id = ANY(:ids) AND landgis_in_scope(p.region_code)"
+            " WHERE pp.plan_id = ANY(:ids) AND (landgis_setting('landgis.scope') IS NULL OR landgis_in_scope(p.region_code))"
         ),
         {"ids": plan_ids},
     ).all()

@@ -21,3 +21,13 @@ def sql_text(name: str) -> str:
 def sql(name: str) -> TextClause:
     """``landgis/sql/<name>.sql`` as a SQLAlchemy text clause with bound parameters."""
     return text(sql_text(name))
+
+
+def in_scope(column: str) -> str:
+    """``landgis_in_scope(column)``, skipped when the transaction has no scope at all.
+
+    ``landgis_in_scope`` costs about 1.5 µs a row (it is not inlined), 1.5 s over a million
+    parcels; when no scope is set it is true for every row, so the guard in front (evaluated
+    first, and inlined) spares the call. ``column`` is one of our own column expressions.
+    """
+    return f"(landgis_setting('landgis.scope') IS NULL OR landgis_in_scope({column}))"

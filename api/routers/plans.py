@@ -57,7 +57,7 @@ def plan_parcels(plan_id: int, conn: ConnDep) -> Response:
             " 'mu_tax', pp.mu_tax, 'far', pp.far, 'tax_wan', pp.tax_wan, 'block_id', pp.block_no,"
             " 'reasons', pp.reasons)) ORDER BY pp.parcel_id), '[]'::json))::text"
             " FROM plan_parcel pp JOIN parcel p ON p.id = pp.parcel_id"
-            " WHERE pp.plan_id = :id AND landgis_in_scope(p.region_code)"
+            " WHERE pp.plan_id = :id AND (landgis_setting('landgis.scope') IS NULL OR landgis_in_scope(p.region_code))"
         ),
         {"id": plan_id},
     ).scalar_one()

@@ -147,9 +147,9 @@ _FACT_COLUMNS = """
   coalesce(s.has_above, false) AS has_above, s.flags"""
 
 _INDUSTRY_AVERAGE = """{name} AS (
-  SELECT left(s.main_industry, 3) AS industry, sum(s.tax_wan) / nullif(sum(p.area_mu), 0) AS average
-  FROM parcel_year_stat s JOIN parcel p ON p.id = s.parcel_id
-  WHERE s.year = {year_param} AND s.tax_wan IS NOT NULL AND landgis_in_scope(p.region_code)
+  SELECT left(s.main_industry, 3) AS industry, sum(s.tax_wan) / nullif(sum(s.area_mu), 0) AS average
+  FROM parcel_year_stat s
+  WHERE s.year = {year_param} AND s.tax_wan IS NOT NULL AND (landgis_setting('landgis.scope') IS NULL OR landgis_in_scope(s.region_code))
   GROUP BY 1)"""
 
 OUTPUT_COLUMNS = (
@@ -236,7 +236,7 @@ def select_candidates(conn: Connection, request: CandidateRequest) -> CandidateS
         )
         + " LEFT JOIN zone z ON z.id = p.zone_id "
         + " ".join(joins)
-        + f" WHERE landgis_in_scope(p.region_code) AND {area_sql})"
+        + f" WHERE (landgis_setting('landgis.scope') IS NULL OR landgis_in_scope(p.region_code)) AND {area_sql})"
         f" SELECT f.*, {compiled.reasons} AS reasons, CAST(NULL AS integer) AS block_id FROM f WHERE {compiled.where}"
     )
     conn.execute(text(f"DROP TABLE IF EXISTS {CANDIDATES}"))

@@ -363,8 +363,10 @@ class EvaluationResult(Base):
         Index("ix_evaluation_result_enterprise_id", "enterprise_id"),
     )
 
-    run_id: Mapped[int] = mapped_column(ForeignKey("evaluation_run.id", ondelete="CASCADE"), primary_key=True)
-    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"), primary_key=True)
+    #: no foreign keys (see the migration): a run's results are deleted with it by a trigger and
+    #: outlive a deleted firm (a run is a historical record)
+    run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     segment: Mapped[str] = mapped_column(String(32), nullable=False)
     status: Mapped[str] = mapped_column(
         String(16), nullable=False, comment="rated, exempt 不定等级, vetoed 一票否决, merged"
@@ -395,8 +397,9 @@ class EvaluationParcel(Base):
     __tablename__ = "evaluation_parcel"
     __table_args__ = (Index("ix_evaluation_parcel_parcel_id", "parcel_id"),)
 
-    run_id: Mapped[int] = mapped_column(ForeignKey("evaluation_run.id", ondelete="CASCADE"), primary_key=True)
-    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="CASCADE"), primary_key=True)
+    #: no foreign keys, as for ``evaluation_result``
+    run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     region_code: Mapped[str] = mapped_column(String(12), nullable=False)
     area_mu: Mapped[float] = mapped_column(Float, nullable=False, comment="parcel area at run time, 亩")
     enterprise_count: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -432,6 +435,8 @@ class ParcelYearStat(Base):
 
     year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="CASCADE"), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False, comment="the parcel's, when built")
+    area_mu: Mapped[float] = mapped_column(Float, nullable=False, comment="the parcel's area when built, 亩")
     enterprise_count: Mapped[int] = mapped_column(Integer, nullable=False)
     tax_wan: Mapped[float | None] = mapped_column(Float, comment="firms' tax allocated by land share, 万元")
     value_added_wan: Mapped[float | None] = mapped_column(Float)

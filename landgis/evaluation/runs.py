@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -22,32 +22,13 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from landgis.aggregates import ensure_parcel_stats
+from landgis.dbio import read_frame
 from landgis.errors import InvalidInput, NotFound, PermissionDenied
 from landgis.evaluation.policy import FIGURE_FIELDS, Policy, parse_policy
-from landgis.evaluation.scoring import Scored, merge_lessees, score_population
-from landgis.loading.batch import copy_frame
+from landgis.evaluation.scoring import merge_lessees, score_population
+from landgis.evaluation.store import store_parcels, store_results
 from landgis.sqlfiles import sql
 
-RESULT_COLUMNS = (
-    "run_id",
-    "enterprise_id",
-    "segment",
-    "status",
-    "land_area_mu",
-    "parcel_ids",
-    "parcel_mu",
-    "figures",
-    "indicator_values",
-    "indicator_scores",
-    "indicator_notes",
-    "base_score",
-    "adjustment",
-    "score",
-    "rank",
-    "rank_of",
-    "class",
-    "notes",
-)
 STATUS_LABELS = {"rated": "已定级", "exempt": "不定等级", "vetoed": "一票否决", "merged": "合并评价"}
 
 
@@ -117,35 +98,40 @@ def resolve_region(conn: Connection, region_code: str | None) -> str | None:
 # --------------------------------------------------------------------------- inputs
 
 
+def _joined_by(keys: np.ndarray, values: list[str]) -> dict[int, str]:
+    """Per key (``keys`` sorted), its values joined with commas, in order."""
+    out: dict[int, str] = {}
+    for key, group in itertools.groupby(zip(keys.tolist(), values, strict=True), key=lambda kv: kv[0]):
+        out[int(key)] = ",".join(v for _, v in group)
+    return out
+
+
 def gather_inputs(conn: Connection, year: int, region_code: str | None) -> Inputs:
     """The firms in scope (and region) with their figures, flags and land for ``year``."""
-    params = {"year": year, "region": region_code}
-    result = conn.execute(sql("evaluation_inputs"), params)
-    firms = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    firms = read_frame(
+        conn,
+        sql("evaluation_inputs"),
+        {"year": year, "region": region_code},
+        dtype={"scale": str, "industry_code": str, "production_start_date": str, "flags": str},
+        booleans=["has_figures"],
+    )
     span = {"year_start": dt.date(year, 1, 1), "year_end": dt.date(year, 12, 31)}
-    result = conn.execute(sql("evaluation_occupancy"), span)
-    occupancy = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    if occupancy.empty:
-        occupancy = pd.DataFrame(columns=["enterprise_id", "parcel_id", "tenure", "mu", "parcel_region", "zone_type"])
-    occupancy = occupancy[occupancy["enterprise_id"].isin(set(firms["enterprise_id"]))]
-    occupancy = occupancy.sort_values(["enterprise_id", "parcel_id", "tenure"]).reset_index(drop=True)
+    occupancy = read_frame(conn, sql("evaluation_occupancy"), span, dtype={"tenure": str, "zone_type": str})
+    occupancy = occupancy[occupancy["enterprise_id"].isin(firms["enterprise_id"])].reset_index(drop=True)
     occupancy["mu"] = occupancy["mu"].astype(float)
     for column in FIGURE_FIELDS:
         firms[column] = pd.to_numeric(firms[column], errors="coerce").astype(float)
-    grouped = occupancy.groupby("enterprise_id")
-    land = grouped["mu"].sum()
+    land = occupancy.groupby("enterprise_id")["mu"].sum()
     own = occupancy[occupancy["tenure"] == "own"].groupby("enterprise_id")["mu"].sum()
-    zones = (
-        occupancy.dropna(subset=["zone_type"])
-        .groupby("enterprise_id")["zone_type"]
-        .agg(lambda v: ",".join(sorted(set(v))))
+    pairs = (
+        occupancy[["enterprise_id", "zone_type"]].dropna().drop_duplicates().sort_values(["enterprise_id", "zone_type"])
     )
+    zones = _joined_by(pairs["enterprise_id"].to_numpy(), pairs["zone_type"].tolist())
     ids = firms["enterprise_id"]
     firms["land_mu"] = ids.map(land).fillna(0.0).astype(float)
     firms["own_mu"] = ids.map(own).fillna(0.0).astype(float)
-    firms["zone_types"] = ids.map(zones).map(lambda v: tuple(v.split(",")) if isinstance(v, str) else ())
-    firms["flags"] = firms["flags"].map(lambda v: tuple(v) if isinstance(v, list) else ())
-    firms["has_figures"] = firms["has_figures"].astype(bool)
+    firms["zone_types"] = [tuple(zones[i].split(",")) if i in zones else () for i in ids.tolist()]
+    firms["flags"] = firms["flags"].map(lambda v: tuple(v.split(",")) if isinstance(v, str) and v else ())
     inputs = Inputs(firms=firms, occupancy=occupancy)
     inputs.checksum = inputs_checksum(inputs)
     return inputs
@@ -154,7 +140,8 @@ def gather_inputs(conn: Connection, year: int, region_code: str | None) -> Input
 def _column_bytes(values: pd.Series) -> bytes:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return np.ascontiguousarray(values.to_numpy(dtype=float, na_value=np.nan)).tobytes()
-    return "\x1f".join("" if v is None or v is pd.NA else str(v) for v in values).encode("utf-8")
+    texts = values.astype(object).where(values.notna(), "").astype(str).tolist()
+    return "\x1f".join(texts).encode("utf-8")
 
 
 def inputs_checksum(inputs: Inputs) -> str:
@@ -193,75 +180,6 @@ def _same_run(conn: Connection, policy: Policy, year: int, region: str | None, c
         {"p": policy.sha256, "y": year, "r": region, "s": current_scope(conn), "c": checksum},
     ).scalar()
     return int(found) if found is not None else None
-
-
-def _float_text(values: np.ndarray) -> np.ndarray:
-    """Floats as text for array literals: shortest round-trip repr, NULL for NaN."""
-    out = np.array([repr(float(v)) for v in values.ravel()], dtype=object).reshape(values.shape)
-    out[np.isnan(values)] = "NULL"
-    return out
-
-
-def _quoted(item: object) -> str:
-    if item is None or (isinstance(item, float) and math.isnan(item)):
-        return "NULL"
-    escaped = str(item).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
-
-
-def _array(items: list[str]) -> str:
-    return "{" + ",".join(items) + "}"
-
-
-def _result_rows(run_id: int, policy: Policy, scored: Scored, inputs: Inputs) -> pd.DataFrame:
-    """The rows of ``evaluation_result`` for a run, with arrays and JSON as PostgreSQL text."""
-    res = scored.results.copy()
-    firms = inputs.firms.set_index("enterprise_id")
-    ids = res["enterprise_id"]
-    res["run_id"] = run_id
-    res["land_area_mu"] = ids.map(firms["land_mu"])
-    occ = inputs.occupancy
-    parcel_ids = occ.groupby("enterprise_id")["parcel_id"].agg(lambda v: _array([str(int(x)) for x in v]))
-    parcel_mu = occ.groupby("enterprise_id")["mu"].agg(lambda v: _array([repr(float(x)) for x in v]))
-    res["parcel_ids"] = ids.map(parcel_ids)
-    res["parcel_mu"] = ids.map(parcel_mu)
-    figures = firms.loc[ids, list(FIGURE_FIELDS)].to_numpy(dtype=float)
-    text_figures = _float_text(figures)
-    text_figures[np.isnan(figures)] = "null"
-    names = [f'"{name}":' for name in FIGURE_FIELDS]
-    res["figures"] = ["{" + ",".join(n + v for n, v in zip(names, row, strict=True)) + "}" for row in text_figures]
-    for column in ("indicator_values", "indicator_scores", "indicator_notes"):
-        res[column] = None
-    lines = scored.lines
-    if not lines.empty:
-        for seg in policy.segments:
-            part = lines[lines["enterprise_id"].isin(set(ids[res["segment"] == seg.id]))]
-            if part.empty:
-                continue
-            wide_values = part.pivot(index="enterprise_id", columns="position", values="value")
-            wide_scores = part.pivot(index="enterprise_id", columns="position", values="score")
-            wide_notes = part.pivot(index="enterprise_id", columns="position", values="note")
-            values = _float_text(wide_values.to_numpy(dtype=float))
-            scores = _float_text(wide_scores.to_numpy(dtype=float))
-            notes = wide_notes.to_numpy(dtype=object)
-            keyed = pd.DataFrame(
-                {
-                    "v": [_array(list(r)) for r in values],
-                    "s": [_array(list(r)) for r in scores],
-                    "n": [
-                        None if all(x is None or x != x for x in r) else _array([_quoted(x) for x in r]) for r in notes
-                    ],
-                },
-                index=wide_values.index,
-            )
-            rows = res["segment"] == seg.id
-            res.loc[rows, "indicator_values"] = ids[rows].map(keyed["v"])
-            res.loc[rows, "indicator_scores"] = ids[rows].map(keyed["s"])
-            res.loc[rows, "indicator_notes"] = ids[rows].map(keyed["n"])
-    res["notes"] = res["notes"].map(lambda items: _array([_quoted(i) for i in items]) if items else None)
-    for column in ("rank", "rank_of"):
-        res[column] = res[column].astype("Int64")
-    return res[list(RESULT_COLUMNS)]
 
 
 def run_evaluation(
@@ -322,9 +240,9 @@ def run_evaluation(
                 },
             ).scalar_one()
         )
-        copy_frame(conn, "evaluation_result", RESULT_COLUMNS, _result_rows(run_id, policy, scored, inputs))
+        store_results(conn, run_id, policy, scored, frame, inputs.occupancy)
         ensure_parcel_stats(conn, year)
-        conn.execute(sql("evaluation_parcels"), {"run": run_id, "year": year, "region": region})
+        store_parcels(conn, run_id, year, region, policy)
         parcels = conn.execute(
             text(
                 "SELECT count(*), coalesce(sum(area_mu), 0), coalesce(sum(tax_wan), 0),"
