@@ -562,13 +562,6 @@ class Node:
     children: tuple[Node, ...] = ()
     leaf: Leaf | None = None
 
-    def leaves(self, positive: bool = True) -> list[tuple[Leaf, bool]]:
-        """Every leaf with whether it counts for the match (under an even number of ``not``)."""
-        if self.leaf is not None:
-            return [(self.leaf, positive)]
-        flip = self.op == "not"
-        return [pair for child in self.children for pair in child.leaves(positive != flip)]
-
     def requires_firms(self) -> bool:
         """Whether no parcel without firms on record can match."""
         if self.leaf is not None:

@@ -217,3 +217,23 @@ def test_failure_mid_run_leaves_nothing(
         run_evaluation(db, load_policy("huangyan-2022"), 2022)
     assert db.execute(text("SELECT count(*) FROM evaluation_run")).scalar_one() == 0
     assert db.execute(text("SELECT count(*) FROM evaluation_result")).scalar_one() == 0
+
+
+def test_deleting_a_run_deletes_its_results(db: Connection, huangyan_county: dict[str, int]) -> None:
+    from landgis.evaluation.runs import delete_run
+
+    policy = load_policy("huangyan-2022")
+    first = run_evaluation(db, policy, 2022)
+    second = run_evaluation(db, policy, 2022, force=True)
+    delete_run(db, second.id)
+    counts = db.execute(
+        text(
+            "SELECT (SELECT count(*) FROM evaluation_result WHERE run_id = :b),"
+            " (SELECT count(*) FROM evaluation_parcel WHERE run_id = :b),"
+            " (SELECT count(*) FROM evaluation_result WHERE run_id = :a)"
+        ),
+        {"a": first.id, "b": second.id},
+    ).one()
+    assert tuple(counts) == (0, 0, 5)
+    # the earlier run of the year is the current one again
+    assert db.execute(text("SELECT run_id FROM v_evaluation_latest_run WHERE year = 2022")).scalar_one() == first.id
