@@ -237,3 +237,29 @@ def test_deleting_a_run_deletes_its_results(db: Connection, huangyan_county: dic
     assert tuple(counts) == (0, 0, 5)
     # the earlier run of the year is the current one again
     assert db.execute(text("SELECT run_id FROM v_evaluation_latest_run WHERE year = 2022")).scalar_one() == first.id
+
+
+def test_a_scoped_caller_evaluates_only_its_region(db: Connection, huangyan_county: dict[str, int]) -> None:
+    from landgis.db.engine import set_scope
+    from landgis.errors import PermissionDenied
+
+    ids = huangyan_county
+    # F4 and F5 (on P4) move to the second township
+    db.execute(
+        text("UPDATE enterprise SET region_code = '330699002' WHERE id = ANY(:e)"), {"e": [ids["F4"], ids["F5"]]}
+    )
+    db.execute(text("UPDATE parcel SET region_code = '330699002' WHERE id = :p"), {"p": ids["P4"]})
+    set_scope(db, ["330699002"])
+    run = run_evaluation(db, load_policy("huangyan-2022"), 2022)
+    assert run.region_code == "330699002"
+    evaluated = set(
+        db.execute(text("SELECT enterprise_id FROM evaluation_result WHERE run_id = :r"), {"r": run.id}).scalars()
+    )
+    assert evaluated == {ids["F4"], ids["F5"]}
+    parcels = set(
+        db.execute(text("SELECT parcel_id FROM evaluation_parcel WHERE run_id = :r"), {"r": run.id}).scalars()
+    )
+    assert parcels == {ids["P4"]}
+    with pytest.raises(PermissionDenied):
+        run_evaluation(db, load_policy("huangyan-2022"), 2022, region_code="330699001")
+    set_scope(db, None)
