@@ -122,7 +122,6 @@ def store_results(
             ),
             {"ids": [int(e) for e in noted["enterprise_id"]], "notes": ["\x1f".join(n) for n in noted["notes"]]},
         )
-    conn.execute(text(f"ANALYZE {STAGE}"))
 
     def nan(column: str) -> str:
         return f"nullif(s.{column}, 'NaN')"
