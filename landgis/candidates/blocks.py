@@ -28,16 +28,17 @@ class BlockSpec(BaseModel):
 
 
 def build_blocks(conn: Connection, candidates: str, spec: BlockSpec) -> int:
-    """Group the rows of the temporary table ``candidates`` into ``landgis_block``; returns the
-    number of blocks kept and sets ``block_id`` on their parcels."""
+    """Group the rows of the temporary table ``candidates`` (parcel_id, geom in EPSG:4490, area_mu,
+    far, tax_wan, value_added_wan, gk_srid, block_id) into ``landgis_block``; returns the number
+    of blocks kept and sets ``block_id`` on their parcels."""
     conn.execute(text(f"DROP TABLE IF EXISTS {CLUSTERS}; DROP TABLE IF EXISTS {BLOCKS}"))
     srid = conn.execute(text(f"SELECT mode() WITHIN GROUP (ORDER BY gk_srid) FROM {candidates}")).scalar()
     conn.execute(
         text(
             f"CREATE TEMP TABLE {CLUSTERS} ON COMMIT DROP AS"
             " SELECT c.parcel_id,"
-            " ST_ClusterDBSCAN(ST_Transform(p.geom, CAST(:srid AS integer)), eps := :d, minpoints := 1) OVER () AS cluster"
-            f" FROM {candidates} c JOIN parcel p ON p.id = c.parcel_id"
+            " ST_ClusterDBSCAN(ST_Transform(c.geom, CAST(:srid AS integer)), eps := :d, minpoints := 1) OVER () AS cluster"
+            f" FROM {candidates} c"
         ),
         {"srid": srid or 4549, "d": spec.distance_m},
     )
@@ -55,8 +56,10 @@ def build_blocks(conn: Connection, candidates: str, spec: BlockSpec) -> int:
             " SELECT CAST(row_number() OVER (ORDER BY s.area_mu DESC, s.first_id) AS integer) AS block_id,"
             "  s.cluster, s.parcel_count, s.area_mu, s.parcel_ids, s.far, s.tax_wan, s.value_added_wan,"
             "  s.tax_wan / nullif(s.area_mu, 0) AS mu_tax,"
-            "  (SELECT ST_Multi(ST_Union(p.geom)) FROM parcel p WHERE p.id = ANY(s.parcel_ids)) AS geom"
-            " FROM s"
+            "  u.geom FROM s JOIN ("
+            f"  SELECT k.cluster, ST_Multi(ST_Union(c.geom)) AS geom FROM {CLUSTERS} k"
+            f"  JOIN {candidates} c ON c.parcel_id = k.parcel_id WHERE k.cluster IN (SELECT cluster FROM s)"
+            "  GROUP BY k.cluster) u ON u.cluster = s.cluster"
         ),
         {"min_mu": spec.min_block_mu},
     )

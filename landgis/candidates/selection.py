@@ -106,8 +106,9 @@ def _polygon_ewkt(polygon: dict[str, Any]) -> str:
     return f"SRID=4490;{geom.wkt}"
 
 
-def _area_filter(conn: Connection, area: AreaSpec) -> tuple[str, dict[str, Any], str | None]:
-    """SQL condition on ``p`` for the area, its parameters, and the region code it implies."""
+def _area_filter(conn: Connection, area: AreaSpec, where: str) -> tuple[str, dict[str, Any], str | None]:
+    """SQL condition for the area (on ``p``, or ``s`` for its region when ``where`` says so), its
+    parameters, and the region code it implies."""
     if area.region_code is not None:
         row = conn.execute(
             text(
@@ -120,7 +121,7 @@ def _area_filter(conn: Connection, area: AreaSpec) -> tuple[str, dict[str, Any],
             raise NotFound(f"area.region_code: 行政区划 {area.region_code} 不存在 (no such region)")
         if not row[0]:
             raise PermissionDenied(f"area.region_code: {area.region_code} 不在您的权限范围内")
-        return "starts_with(p.region_code, :area_region)", {"area_region": area.region_code}, area.region_code
+        return f"starts_with({where}.region_code, :area_region)", {"area_region": area.region_code}, area.region_code
     if area.zone_id is not None:
         zone = conn.execute(text("SELECT region_code FROM zone WHERE id = :z"), {"z": area.zone_id}).first()
         if zone is None:
@@ -136,13 +137,13 @@ def _area_filter(conn: Connection, area: AreaSpec) -> tuple[str, dict[str, Any],
 
 
 _FACT_COLUMNS = """
-  p.id AS parcel_id, p.zddm, p.zddm_raw, p.location, p.right_holder, p.region_code, p.zone_id, z.zone_type,
-  p.area_mu, p.gk_srid, p.far, p.far_min, p.far_max, p.is_standard_land, p.building_safety_grade,
+  p.id AS parcel_id, p.geom, p.zddm, p.zddm_raw, p.location, p.right_holder, {t}.region_code, p.zone_id, z.zone_type,
+  {t}.area_mu, p.gk_srid, p.far, p.far_min, p.far_max, p.is_standard_land, p.building_safety_grade,
   p.building_coverage, p.coverage_min, p.renewal_status, p.land_use_code, p.contract_date, p.supply_method,
   p.agreed_start_date, p.actual_start_date, p.agreed_completion_date, p.actual_completion_date,
   p.agreed_production_date, p.actual_production_date,
   coalesce(s.enterprise_count, 0) AS firms, s.tax_wan, s.value_added_wan,
-  s.tax_wan / nullif(p.area_mu, 0) AS mu_tax, s.value_added_wan / nullif(p.area_mu, 0) AS mu_value_added,
+  s.tax_wan / nullif({t}.area_mu, 0) AS mu_tax, s.value_added_wan / nullif({t}.area_mu, 0) AS mu_value_added,
   s.main_enterprise_id, s.main_scale, s.main_industry, s.main_production_start, s.main_registration,
   coalesce(s.has_above, false) AS has_above, s.flags"""
 
@@ -205,7 +206,12 @@ def select_candidates(conn: Connection, request: CandidateRequest) -> CandidateS
     """Apply the request's rules to its area; the result stays in ``landgis_candidate``."""
     node, params = resolve_rules(request)
     compiled = compile_rules(node, year=request.year, as_of=request.reference_date)
-    area_sql, area_params, region = _area_filter(conn, request.area)
+    # When only parcels with firms can match, the facts start from the year's parcel statistics,
+    # which carry the parcel's region and area (fresh: ensured below): conditions on them are then
+    # checked before any parcel row is read.
+    firms_only = node.requires_firms()
+    t = "s" if firms_only else "p"
+    area_sql, area_params, region = _area_filter(conn, request.area, t)
     ensure_parcel_stats(conn, request.year)
     ctes, joins, extra = [], [], ""
     bind: dict[str, Any] = {**compiled.params, **area_params, "year": request.year}
@@ -227,16 +233,15 @@ def select_candidates(conn: Connection, request: CandidateRequest) -> CandidateS
     with_clause = ("WITH " + ", ".join(ctes) + ", ") if ctes else "WITH "
     statement = (
         f"CREATE TEMP TABLE {CANDIDATES} ON COMMIT DROP AS {with_clause}f AS ("
-        f" SELECT {_FACT_COLUMNS}{extra} FROM "
+        f" SELECT {_FACT_COLUMNS.format(t=t)}{extra} FROM "
         + (
-            # only parcels with firms can match: start from the year's parcel statistics
             "parcel_year_stat s JOIN parcel p ON p.id = s.parcel_id AND s.year = :year"
-            if node.requires_firms()
+            if firms_only
             else "parcel p LEFT JOIN parcel_year_stat s ON s.parcel_id = p.id AND s.year = :year"
         )
         + " LEFT JOIN zone z ON z.id = p.zone_id "
         + " ".join(joins)
-        + f" WHERE (landgis_setting('landgis.scope') IS NULL OR landgis_in_scope(p.region_code)) AND {area_sql})"
+        + f" WHERE (landgis_setting('landgis.scope') IS NULL OR landgis_in_scope({t}.region_code)) AND {area_sql})"
         f" SELECT f.*, {compiled.reasons} AS reasons, CAST(NULL AS integer) AS block_id FROM f WHERE {compiled.where}"
     )
     conn.execute(text(f"DROP TABLE IF EXISTS {CANDIDATES}"))
@@ -279,24 +284,24 @@ def candidate_totals(conn: Connection, has_blocks: bool) -> dict[str, Any]:
 # row_to_json. This is twice as fast as json_build_object and half the size.
 _COLLECTION_START = '{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"EPSG:4490"}},"features":['
 
-_PARCEL_PROPERTIES = """SELECT c.parcel_id, c.zddm, round(CAST(c.area_mu AS numeric), 4) AS area_mu, c.far,
-  round(CAST(c.mu_tax AS numeric), 4) AS mu_tax, round(CAST(c.mu_value_added AS numeric), 4) AS mu_value_added,
-  round(CAST(c.tax_wan AS numeric), 2) AS tax_wan, round(CAST(c.value_added_wan AS numeric), 2) AS value_added_wan,
+_PARCEL_PROPERTIES = """SELECT c.parcel_id, c.zddm, round(c.area_mu * 1e4) / 1e4 AS area_mu, c.far,
+  round(c.mu_tax * 1e4) / 1e4 AS mu_tax, round(c.mu_value_added * 1e4) / 1e4 AS mu_value_added,
+  round(c.tax_wan * 1e2) / 1e2 AS tax_wan, round(c.value_added_wan * 1e2) / 1e2 AS value_added_wan,
   c.firms AS enterprises, c.main_scale AS scale, c.class, c.renewal_status, c.region_code, c.zone_id,
   c.block_id, c.reasons"""
 
-_BLOCK_PROPERTIES = """SELECT b.block_id, round(CAST(b.area_mu AS numeric), 4) AS area_mu, b.parcel_count, b.parcel_ids,
-  round(CAST(b.far AS numeric), 4) AS far, round(CAST(b.tax_wan AS numeric), 2) AS tax_wan,
-  round(CAST(b.value_added_wan AS numeric), 2) AS value_added_wan, round(CAST(b.mu_tax AS numeric), 4) AS mu_tax"""
+_BLOCK_PROPERTIES = """SELECT b.block_id, round(b.area_mu * 1e4) / 1e4 AS area_mu, b.parcel_count, b.parcel_ids,
+  round(b.far * 1e4) / 1e4 AS far, round(b.tax_wan * 1e2) / 1e2 AS tax_wan,
+  round(b.value_added_wan * 1e2) / 1e2 AS value_added_wan, round(b.mu_tax * 1e4) / 1e4 AS mu_tax"""
 
 
-def _collection(conn: Connection, key: str, geometry: str, properties: str, source: str) -> str:
+def _collection(conn: Connection, key: str, geometry: str, properties: str, source: str, where: str) -> str:
     """A FeatureCollection as JSON text, one feature per row of ``source`` (fixed SQL fragments)."""
     text_ = conn.execute(
         text(
             'SELECT coalesce(string_agg(\'{"type":"Feature","id":\' || ' + key + " || ',\"geometry\":' ||"
-            f" ST_AsGeoJSON({geometry}, 6, 0) || ',\"properties\":' || row_to_json((SELECT x FROM ({properties}) x))::text || '}}',"
-            f" ',' ORDER BY {key}), '') {source}"
+            f" ST_AsGeoJSON({geometry}, 6, 0) || ',\"properties\":' || row_to_json(x)::text || '}}',"
+            f" ',' ORDER BY {key}), '') {source}, LATERAL ({properties}) x{where}"
         )
     ).scalar_one()
     return f"{_COLLECTION_START}{text_}]}}"
@@ -306,15 +311,9 @@ def geojson_response(conn: Connection, selection: CandidateSet) -> str:
     """The ``POST /candidates`` answer as JSON text, assembled by the database."""
     only = selection.request.blocks is not None and selection.request.blocks.only_in_blocks
     where = " WHERE c.block_id IS NOT NULL" if only else ""
-    parcels = _collection(
-        conn,
-        "c.parcel_id",
-        "p.geom",
-        _PARCEL_PROPERTIES,
-        f"FROM {CANDIDATES} c JOIN parcel p ON p.id = c.parcel_id{where}",
-    )
+    parcels = _collection(conn, "c.parcel_id", "c.geom", _PARCEL_PROPERTIES, f"FROM {CANDIDATES} c", where)
     if selection.blocks:
-        blocks = _collection(conn, "b.block_id", "b.geom", _BLOCK_PROPERTIES, "FROM landgis_block b")
+        blocks = _collection(conn, "b.block_id", "b.geom", _BLOCK_PROPERTIES, "FROM landgis_block b", "")
     else:
         blocks = f"{_COLLECTION_START}]}}"
     request = json.dumps(selection.document(), ensure_ascii=False, default=str)
@@ -325,11 +324,6 @@ def geojson_response(conn: Connection, selection: CandidateSet) -> str:
 def parcels_frame(conn: Connection, *, with_geometry: bool = False) -> pd.DataFrame:
     """The selection's parcels as a table (WKB geometry in EPSG:4490 when asked)."""
     columns = ", ".join(f"c.{name}" for name in OUTPUT_COLUMNS)
-    geom = ", ST_AsBinary(p.geom) AS geom" if with_geometry else ""
-    result = conn.execute(
-        text(
-            f"SELECT {columns}, c.block_id{geom} FROM {CANDIDATES} c JOIN parcel p ON p.id = c.parcel_id"
-            " ORDER BY c.parcel_id"
-        )
-    )
+    geom = ", ST_AsBinary(c.geom) AS geom" if with_geometry else ""
+    result = conn.execute(text(f"SELECT {columns}, c.block_id{geom} FROM {CANDIDATES} c ORDER BY c.parcel_id"))
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
