@@ -289,6 +289,19 @@ def run(runs: int) -> dict[str, Any]:
         assert answer.status_code == 200, answer.text[:300]
         sizes["candidates_bytes"] = len(answer.content)
 
+    jinhua = {
+        "preset": "jinhua-inefficient",
+        "area": {"region_code": "330699"},
+        "year": YEAR,
+        "blocks": {"distance_m": 20, "min_block_mu": 50},
+        "include_parcels": False,
+    }
+
+    def jinhua_overview() -> None:
+        answer = client.post("/candidates", json=jinhua)
+        assert answer.status_code == 200, answer.text[:300]
+        sizes["jinhua_candidates"] = answer.json()["totals"]["count"]
+
     def raw_candidates() -> None:
         with engine.connect() as conn:
             conn.execute(text(RAW_CANDIDATES), {"year": YEAR}).one()
@@ -306,6 +319,7 @@ def run(runs: int) -> dict[str, Any]:
         ("peer: raw SQL scores, nothing stored", raw_evaluation, None),
         ("candidates + blocks, whole county (POST /candidates)", candidates, 2.0),
         ("peer: raw SQL 三低 + ST_ClusterDBSCAN, counts only", raw_candidates, None),
+        ("extra: 金华 preset over all land, totals + blocks only", jinhua_overview, None),
         ("zone totals page (GET /totals)", totals, 0.1),
         ("peer: totals aggregated on the fly from parcels", raw_totals, None),
     ):

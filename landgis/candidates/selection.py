@@ -60,6 +60,9 @@ class CandidateRequest(BaseModel):
     year: int = Field(ge=1990, le=2100)
     as_of: dt.date | None = Field(default=None, description="reference date for dates (default: 31 Dec of year)")
     blocks: BlockSpec | None = None
+    include_parcels: bool = Field(
+        default=True, description="false: answer with totals and blocks only (whole-county overviews)"
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> CandidateRequest:
@@ -199,6 +202,7 @@ class CandidateSet:
             "year": self.request.year,
             "as_of": self.request.reference_date.isoformat(),
             "blocks": self.request.blocks.model_dump() if self.request.blocks else None,
+            "include_parcels": self.request.include_parcels,
         }
 
 
@@ -311,7 +315,10 @@ def geojson_response(conn: Connection, selection: CandidateSet) -> str:
     """The ``POST /candidates`` answer as JSON text, assembled by the database."""
     only = selection.request.blocks is not None and selection.request.blocks.only_in_blocks
     where = " WHERE c.block_id IS NOT NULL" if only else ""
-    parcels = _collection(conn, "c.parcel_id", "c.geom", _PARCEL_PROPERTIES, f"FROM {CANDIDATES} c", where)
+    if selection.request.include_parcels:
+        parcels = _collection(conn, "c.parcel_id", "c.geom", _PARCEL_PROPERTIES, f"FROM {CANDIDATES} c", where)
+    else:
+        parcels = f"{_COLLECTION_START}]}}"
     if selection.blocks:
         blocks = _collection(conn, "b.block_id", "b.geom", _BLOCK_PROPERTIES, "FROM landgis_block b", "")
     else:

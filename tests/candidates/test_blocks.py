@@ -99,3 +99,18 @@ def test_blocks_in_the_response(db: Connection, drawn: dict[str, int]) -> None:
     assert {f["properties"]["parcel_id"] for f in answer["parcels"]["features"]} == {drawn[n] for n in "ABCEF"}
     assert answer["totals"]["count"] == 6
     assert answer["totals"]["blocks"] == {"count": 2, "area_mu": pytest.approx(75, rel=1e-5), "parcels": 5}
+
+
+def test_totals_and_blocks_only(db: Connection, drawn: dict[str, int]) -> None:
+    import json
+
+    body = {
+        "rules": {"rule": "industrial_land"},
+        "area": {"region_code": "330699"},
+        "year": 2023,
+        "blocks": {"distance_m": 20, "min_block_mu": 20},
+        "include_parcels": False,
+    }
+    answer = json.loads(geojson_response(db, select_candidates(db, parse_request(body))))
+    assert answer["parcels"]["features"] == []
+    assert len(answer["blocks"]["features"]) == 2 and answer["totals"]["count"] == 6
