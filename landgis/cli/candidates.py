@@ -137,13 +137,15 @@ def save(
     year: int = YearOpt,
     distance: float = DistanceOpt,
     min_block: float = MinBlockOpt,
+    user: str = typer.Option(None, help="Who saves it (recorded with the plan)."),
 ) -> None:
     from landgis.candidates.selection import parse_request
+    from landgis.loading.batch import LoadOptions
     from landgis.plans import save_plan
 
     with reported_errors(), engine().begin() as conn:
         body = _request(preset, rules, param, region, zone, polygon, year, distance, min_block, conn)
-        plan = save_plan(conn, name, parse_request(body), description=description, actor="cli")
+        plan = save_plan(conn, name, parse_request(body), description=description, actor=LoadOptions(user=user).actor)
     info(f"方案 {plan['id']} '{plan['name']}' 已保存: {plan['parcels']} 宗")
     _print_totals(plan["totals"])
 

@@ -208,9 +208,9 @@ def explain(conn: Connection, run_id: int, enterprise_id: int) -> Explanation:
     rule = policy.class_rule(segment)
     label = rule.labels.get(row.klass, "") if row.klass else ""
     if row.status == "exempt":
-        out.add("class", "不定等级 (not classed: exemption above)", klass=None)
+        out.add("class", "不定等级 (not classed: exemption above)", **{"class": None})
     elif row.status == "vetoed":
-        out.add("class", f"一票否决 → {row.klass}类 {label}", klass=row.klass)
+        out.add("class", f"一票否决 → {row.klass}类 {label}", **{"class": row.klass})
     elif rule.method == "percentile":
         shares = rule.shares or {}
         cumulative, bands = 0.0, []
@@ -224,7 +224,7 @@ def explain(conn: Connection, run_id: int, enterprise_id: int) -> Explanation:
             f" 分档 {', '.join(bands)} → {row.klass}类 {label}",
             rank=row.rank,
             rank_of=row.rank_of,
-            klass=row.klass,
+            **{"class": row.klass},
         )
     else:
         bounds = ", ".join(f"{k} ≥ {v:g}" if v is not None else f"{k} 其余" for k, v in (rule.thresholds or {}).items())
@@ -233,7 +233,7 @@ def explain(conn: Connection, run_id: int, enterprise_id: int) -> Explanation:
             f"得分 {_num(row.score)}; 分档 {bounds} → {row.klass}类 {label} (本组排名 {row.rank}/{row.rank_of})",
             rank=row.rank,
             rank_of=row.rank_of,
-            klass=row.klass,
+            **{"class": row.klass},
         )
     return out
 

@@ -215,3 +215,25 @@ def test_malformed_rule_sets_are_refused_naming_the_field(db: Connection, body: 
         select_candidates(db, parse_request(request))
     assert field in caught.value.message, caught.value.message
     assert db.execute(text("SELECT to_regclass('pg_temp.landgis_candidate')")).scalar() is None
+
+
+def test_class_in_reads_the_latest_run(huzhou_county: Connection) -> None:
+    from landgis.evaluation.policy import load_policy
+    from landgis.evaluation.runs import run_evaluation
+
+    run = run_evaluation(huzhou_county, load_policy("huangyan-2022"), YEAR)
+    classes = dict(
+        huzhou_county.execute(
+            text(
+                "SELECT p.zddm, ep.class FROM evaluation_parcel ep JOIN parcel p ON p.id = ep.parcel_id WHERE run_id = :r"
+            ),
+            {"r": run.id},
+        ).all()
+    )
+    wanted = {str(z)[-5:] for z, c in classes.items() if c in ("C", "D")}
+    assert wanted  # the fixture has low-tax firms
+    body = {"rules": {"rule": "class_in", "classes": ["C", "D"]}, "area": {"region_code": "330699"}, "year": YEAR}
+    select_candidates(huzhou_county, parse_request(body))
+    rows = huzhou_county.execute(text("SELECT zddm, reasons FROM landgis_candidate")).all()
+    assert {str(r[0])[-5:] for r in rows} == wanted
+    assert all(r[1][0].startswith(f"亩均评价类别: 主要用地企业{YEAR}年评价为 ") for r in rows)

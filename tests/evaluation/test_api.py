@@ -41,7 +41,7 @@ def test_run_explain_latest_and_export(client: TestClient, db: Connection, huang
     assert [i["indicator"] for i in one["indicators"]] == ["mu_tax", "tax_per_power"]
 
     explained = client.get(f"/evaluations/{run['id']}/enterprises/{ids['F4']}/explain").json()
-    assert explained["lines"][-1]["klass"] == "A"
+    assert explained["lines"][-1]["class"] == "A"
     assert "单位电耗税收 = 评价税收 70.0000 万元 ÷ 用电量 2,000,000.0000 千瓦时 × 10000" in explained["text"]
 
     page = client.get(f"/evaluations/{run['id']}/enterprises", params={"segment": "above", "order": "rank"}).json()
