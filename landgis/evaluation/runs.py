@@ -14,7 +14,7 @@ import hashlib
 import itertools
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -64,7 +64,6 @@ class Inputs:
     firms: pd.DataFrame
     occupancy: pd.DataFrame
     checksum: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- scope and region
