@@ -24,17 +24,21 @@ from api.limits import BodyLimit
 from api.routers import (
     audit,
     auth,
+    candidates,
     colours,
     enterprises,
+    evaluations,
     health,
     idle,
     land_codes,
     ogc,
     parcels,
+    plans,
     projects,
     renewal,
     reports,
     standard,
+    totals,
     users,
 )
 from landgis import __version__
@@ -110,6 +114,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(standard.router)
     app.include_router(projects.router)
     app.include_router(reports.router)
+    app.include_router(evaluations.router)
+    app.include_router(candidates.router)
+    app.include_router(plans.router)
+    app.include_router(totals.router)
     openapi.install(app)
     _mount_assets(app)
 

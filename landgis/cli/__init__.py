@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from landgis.cli import db, demo, lifecycle, load, serve, users
+from landgis.cli import candidates, db, demo, evaluate, lifecycle, load, serve, users
 
 app = typer.Typer(
     name="landgis",
@@ -23,6 +23,16 @@ app.add_typer(demo.app, name="demo", help="Generate and load the synthetic demo 
 app.add_typer(users.app, name="users", help="Accounts: create the first administrator, roles, regions, tokens.")
 app.add_typer(
     lifecycle.app, name="lifecycle", help="Renewal workflow, 一码管地 colours, idle land, 标准地, matching, reports."
+)
+app.add_typer(
+    evaluate.app,
+    name="evaluate",
+    help="亩均效益综合评价: run a policy on a year (--policy P --year Y), explain, compare, export.",
+)
+app.add_typer(
+    candidates.app,
+    name="candidates",
+    help="Inefficient-land candidates by preset or rules, blocks, plans and zone totals.",
 )
 app.command("serve", help="Serve the web map and API (default http://127.0.0.1:8000).")(serve.serve)
 

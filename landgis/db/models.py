@@ -303,6 +303,16 @@ class ChangeLog(Base):
         Index("ix_change_log_table_name_row_id", "table_name", "row_id"),
         Index("ix_change_log_batch_id", "batch_id"),
         Index("ix_change_log_occurred_at", "occurred_at"),
+        Index(
+            "ix_change_log_parcel_status",
+            "row_id",
+            postgresql_where=text("table_name = 'parcel' AND action = 'update' AND changes ? 'renewal_status'"),
+        ),
+        Index(
+            "ix_change_log_parcel_far",
+            "row_id",
+            postgresql_where=text("table_name = 'parcel' AND action = 'update' AND changes ? 'far'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -401,6 +411,8 @@ class AuditEvent(Base):
     target_id: Mapped[int | None] = mapped_column(BigInteger)
     region_code: Mapped[str | None] = mapped_column(String(12), comment="region of the target, for scoping")
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+
+
 # --------------------------------------------------------------------------- renewal life cycle
 # 腾笼换鸟 over the years: renewal events, 一码管地 colours, idle land and 五未, 标准地, projects.
 
@@ -676,3 +688,212 @@ class StandardReview(Base):
     )
     reviewer: Mapped[str] = mapped_column(Text, nullable=False)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+# --------------------------------------------------------------------------- 亩均评价, candidates, totals
+
+EVALUATION_STATUSES = ("rated", "exempt", "vetoed", "merged")
+
+
+class EvaluationRun(Base):
+    """One 亩均效益综合评价 run: a policy applied to one year's figures, with what it was run on."""
+
+    __tablename__ = "evaluation_run"
+    __table_args__ = (
+        CheckConstraint("year BETWEEN 1990 AND 2100", name="year"),
+        Index("ix_evaluation_run_year_region_code", "year", "region_code"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    policy_name: Mapped[str] = mapped_column(Text, nullable=False)
+    policy_version: Mapped[str] = mapped_column(String(32), nullable=False)
+    policy_sha256: Mapped[str] = mapped_column(
+        String(64), nullable=False, comment="sha256 of the canonical policy JSON"
+    )
+    policy: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, comment="the validated policy as run")
+    year: Mapped[int] = mapped_column(SmallInteger, nullable=False, comment="year of the figures evaluated")
+    region_code: Mapped[str | None] = mapped_column(
+        ForeignKey("region.code"), comment="area evaluated; NULL = all in scope"
+    )
+    scope: Mapped[str | None] = mapped_column(Text, comment="the caller's region scope at run time")
+    inputs_sha256: Mapped[str] = mapped_column(String(64), nullable=False, comment="sha256 of every input figure")
+    enterprise_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    elapsed_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class EvaluationResult(Base):
+    """One enterprise's result in a run: indicator values, benchmarks and scores, rank and class."""
+
+    __tablename__ = "evaluation_result"
+    __table_args__ = (
+        CheckConstraint(_in("status", EVALUATION_STATUSES), name="status"),
+        Index("ix_evaluation_result_enterprise_id", "enterprise_id"),
+    )
+
+    #: no foreign keys (see the migration): a run's results are deleted with it by a trigger and
+    #: outlive a deleted firm (a run is a historical record)
+    run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    segment: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, comment="rated, exempt 不定等级, vetoed 一票否决, merged"
+    )
+    land_area_mu: Mapped[float | None] = mapped_column(Float, comment="用地面积 亩 (一企多地 summed)")
+    parcel_ids: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
+    parcel_mu: Mapped[list[float] | None] = mapped_column(ARRAY(Float), comment="亩 used on each parcel")
+    figures: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    indicator_values: Mapped[list[float] | None] = mapped_column(
+        ARRAY(Float), comment="in the order of the segment's indicators in the run's policy"
+    )
+    indicator_scores: Mapped[list[float] | None] = mapped_column(ARRAY(Float))
+    indicator_notes: Mapped[list[str] | None] = mapped_column(
+        ARRAY(Text), comment="capped, missing_zero, missing_segment_mean, missing_penalty, no_benchmark"
+    )
+    base_score: Mapped[float | None] = mapped_column(Float)
+    adjustment: Mapped[float | None] = mapped_column(Float, comment="加分/减分")
+    score: Mapped[float | None] = mapped_column(Float)
+    rank: Mapped[int | None] = mapped_column(Integer, comment="rank within the segment, 1 = best")
+    rank_of: Mapped[int | None] = mapped_column(Integer, comment="firms ranked in the segment")
+    class_: Mapped[str | None] = mapped_column("class", String(8), comment="A/B/C/D; NULL = 不定等级")
+    notes: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+
+
+class EvaluationParcel(Base):
+    """Parcel-level 亩均 of a run: all firms on the parcel summed, and the main user's class."""
+
+    __tablename__ = "evaluation_parcel"
+    __table_args__ = (Index("ix_evaluation_parcel_parcel_id", "parcel_id"),)
+
+    #: no foreign keys, as for ``evaluation_result``
+    run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    area_mu: Mapped[float] = mapped_column(Float, nullable=False, comment="parcel area at run time, 亩")
+    enterprise_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    tax_wan: Mapped[float | None] = mapped_column(Float, comment="all firms on the parcel, 万元")
+    value_added_wan: Mapped[float | None] = mapped_column(Float, comment="万元")
+    mu_tax: Mapped[float | None] = mapped_column(Float, comment="亩均税收 万元/亩")
+    mu_value_added: Mapped[float | None] = mapped_column(Float, comment="亩均增加值 万元/亩")
+    main_enterprise_id: Mapped[int | None] = mapped_column(BigInteger, comment="the firm using most of it")
+    class_: Mapped[str | None] = mapped_column("class", String(8), comment="the main user's class")
+
+
+class EnterpriseFlag(Base):
+    """A fact about a firm that a policy can use: incidents (减分, 一票否决), 高新技术企业 (加分),
+    公用事业 (不定等级) ... ``year`` NULL means every year."""
+
+    __tablename__ = "enterprise_flag"
+    __table_args__ = (UniqueConstraint("enterprise_id", "year", "flag", postgresql_nulls_not_distinct=True),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"), nullable=False)
+    year: Mapped[int | None] = mapped_column(SmallInteger, comment="NULL = every year")
+    flag: Mapped[str] = mapped_column(String(32), nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class ParcelYearStat(Base):
+    """Per parcel and year: the figures of the firms on it (allocated by land share) and its main
+    user. An aggregate, rebuilt when the figures or occupancy change (``landgis.aggregates``)."""
+
+    __tablename__ = "parcel_year_stat"
+
+    year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="CASCADE"), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False, comment="the parcel's, when built")
+    area_mu: Mapped[float] = mapped_column(Float, nullable=False, comment="the parcel's area when built, 亩")
+    enterprise_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    tax_wan: Mapped[float | None] = mapped_column(Float, comment="firms' tax allocated by land share, 万元")
+    value_added_wan: Mapped[float | None] = mapped_column(Float)
+    tax_above_wan: Mapped[float | None] = mapped_column(Float, comment="规上 firms only")
+    value_added_above_wan: Mapped[float | None] = mapped_column(Float)
+    land_above_mu: Mapped[float | None] = mapped_column(Float, comment="亩 used by 规上 firms")
+    main_enterprise_id: Mapped[int | None] = mapped_column(BigInteger)
+    main_scale: Mapped[str | None] = mapped_column(String(8))
+    main_industry: Mapped[str | None] = mapped_column(String(5))
+    main_production_start: Mapped[dt.date | None] = mapped_column(Date)
+    main_registration: Mapped[dt.date | None] = mapped_column(Date)
+    has_above: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    flags: Mapped[list[str] | None] = mapped_column(ARRAY(Text), comment="flags of the firms on it")
+
+
+class AggregateRefresh(Base):
+    """When each aggregate was last rebuilt for a year, and the newest change and run it saw."""
+
+    __tablename__ = "aggregate_refresh"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    change_id: Mapped[int] = mapped_column(BigInteger, nullable=False, comment="newest change_log id seen")
+    run_id: Mapped[int] = mapped_column(BigInteger, nullable=False, comment="newest evaluation_run id seen")
+    refreshed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    elapsed_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class TotalsCell(Base):
+    """Zone totals, pre-summed per year, zone, region, industrial or not, renewal status and class,
+    so that the totals page sums a few thousand rows under the caller's region scope."""
+
+    __tablename__ = "totals_cell"
+    __table_args__ = (Index("ix_totals_cell_year", "year"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    year: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id", ondelete="CASCADE"))
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    industrial: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    renewal_status: Mapped[str] = mapped_column(String(32), nullable=False)
+    class_: Mapped[str | None] = mapped_column("class", String(8))
+    parcels: Mapped[int] = mapped_column(Integer, nullable=False)
+    area_mu: Mapped[float] = mapped_column(Float, nullable=False)
+    occupied_mu: Mapped[float] = mapped_column(Float, nullable=False, comment="亩 of parcels with firms")
+    tax_wan: Mapped[float] = mapped_column(Float, nullable=False)
+    value_added_wan: Mapped[float] = mapped_column(Float, nullable=False)
+    tax_above_wan: Mapped[float] = mapped_column(Float, nullable=False)
+    value_added_above_wan: Mapped[float] = mapped_column(Float, nullable=False)
+    land_above_mu: Mapped[float] = mapped_column(Float, nullable=False)
+    far_area_mu: Mapped[float] = mapped_column(Float, nullable=False, comment="亩 of parcels whose FAR is known")
+    far_x_mu: Mapped[float] = mapped_column(Float, nullable=False, comment="sum of FAR x 亩 now")
+    far_start_x_mu: Mapped[float] = mapped_column(Float, nullable=False, comment="sum of FAR x 亩 on 1 January")
+
+
+class Plan(Base):
+    """A saved candidate result: a named renewal plan (scenario)."""
+
+    __tablename__ = "plan"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), comment="the plan's area for scoping")
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, comment="the candidate request it came from")
+    totals: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class PlanParcel(Base):
+    """A parcel in a plan, with its block and reasons and its figures when the plan was saved."""
+
+    __tablename__ = "plan_parcel"
+    __table_args__ = (Index("ix_plan_parcel_parcel_id", "parcel_id"),)
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"), primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="CASCADE"), primary_key=True)
+    block_no: Mapped[int | None] = mapped_column(Integer)
+    reasons: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    area_mu: Mapped[float] = mapped_column(Float, nullable=False)
+    tax_wan: Mapped[float | None] = mapped_column(Float)
+    value_added_wan: Mapped[float | None] = mapped_column(Float)
+    mu_tax: Mapped[float | None] = mapped_column(Float)
+    far: Mapped[float | None] = mapped_column(Float)
