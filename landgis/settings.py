@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     default_region: str | None = Field(default=None, description="行政区划代码 used when a file names none.")
+    # Maps (issue 5)
+    layers_dir: Path | None = Field(default=None, description="Map layer definitions; <checkout>/layers when unset.")
+    tile_cache_mb: int = Field(default=256, ge=0, description="Server-side tile cache per process, MB (0: off).")
+    tile_timeout_ms: int = Field(default=5_000, ge=50, description="Statement timeout of one tile.")
+    tile_max_age_s: int = Field(default=0, ge=0, description="Cache-Control max-age of tiles (0: revalidate).")
+    tianditu_key: str | None = Field(default=None, description="天地图 key; the web map offers 天地图 when set.")
+    gcj02_basemap_url: str | None = Field(
+        default=None, description="XYZ template of a GCJ-02 (Gaode-style) basemap; offered when set."
+    )
+    public_url: str | None = Field(default=None, description="Public base URL for QR codes (default: the request's).")
 
     @property
     def cluster_dir(self) -> Path:
@@ -53,6 +63,10 @@ class Settings(BaseSettings):
     @property
     def demo_dir(self) -> Path:
         return self.home / "demo"
+
+    @property
+    def layers_path(self) -> Path:
+        return self.layers_dir or project_root() / "layers"
 
 
 @lru_cache(maxsize=1)
