@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api import errors
-from api.routers import health
+from api.routers import health, parcels, tiles
 from landgis import __version__
 from landgis.db.engine import make_engine
 from landgis.settings import Settings, get_settings, project_root
@@ -29,7 +29,7 @@ log = logging.getLogger("landgis.api")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 #: npm packages whose files the service serves under /vendor/<package>/ (installed by `npm ci`).
-VENDOR_PACKAGES = ("swagger-ui-dist", "maplibre-gl")
+VENDOR_PACKAGES = ("swagger-ui-dist", "maplibre-gl", "chart.js", "leaflet")
 
 
 def vendor_dir() -> Path:
@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return response
 
     app.include_router(health.router)
+    app.include_router(tiles.router)
+    app.include_router(parcels.router)
     _mount_assets(app)
 
     @app.get("/docs", include_in_schema=False)
@@ -89,7 +91,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/map")
 
     return app
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from landgis.cli import db, demo, load, serve
+from landgis.cli import db, demo, load, maps, serve
 
 app = typer.Typer(
     name="landgis",
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db", help="Manage the database: local cluster up/down, migrations, status.")
 app.add_typer(load.app, name="load", help="Load county data: parcels, enterprises, occupancy, figures, zones.")
 app.add_typer(demo.app, name="demo", help="Generate and load the synthetic demo county (示范县).")
+app.add_typer(maps.app, name="maps", help="Map layers: check the definitions, make the demo rasters.")
 app.command("serve", help="Serve the web map and API (default http://127.0.0.1:8000).")(serve.serve)
 
 

@@ -92,7 +92,7 @@ class StyleLayer(Strict):
     """One MapLibre style layer (``type``, ``paint``, ``layout``, ``filter``) drawing this layer."""
 
     id: Identifier
-    type: Literal["fill", "line", "circle", "symbol", "raster", "fill-extrusion"]
+    type: Literal["fill", "line", "circle", "raster", "fill-extrusion"]  # no symbol: no glyph server offline
     paint: dict[str, Any] = Field(default_factory=dict)
     layout: dict[str, Any] = Field(default_factory=dict)
     filter: list[Any] | None = None

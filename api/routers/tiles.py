@@ -1,0 +1,346 @@
+"""Map tiles: ``/tiles/{layer}/{z}/{x}/{y}.mvt|png|webp``, TileJSON, OGC API Tiles URLs, MapLibre
+styles and the layer list the web map reads.
+
+Vector tiles come from PostGIS (``landgis.maps.tiles``) through the request's scoped connection
+and are cached per process under (layer, tile, parameters, region scope) and the data version
+they were rendered from; see ``landgis.maps.cache``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import Connection, text
+
+from api.deps import ConnDep
+from api.maps import MapState, MapStateDep, lifespan
+from landgis.errors import InvalidInput, NotFound
+from landgis.maps import raster
+from landgis.maps.cache import CachedTile, make_entry
+from landgis.maps.layers import RasterLayer, VectorLayer
+from landgis.maps.styles import layer_style, layer_summary
+from landgis.maps.tiles import Tile, check_tile, check_zoom
+
+router = APIRouter(tags=["tiles"], lifespan=lifespan)
+
+MVT = "application/vnd.mapbox-vector-tile"
+RASTER_TYPES = {"png": "image/png", "webp": "image/webp"}
+TMS_ID = "WebMercatorQuad"
+TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+_INT = re.compile(r"^-?\d{1,9}$")
+
+
+def _int(value: str, name: str) -> int:
+    if not _INT.match(value):
+        raise InvalidInput(f"瓦片{name}应为整数, 收到 {value!r} (tile {name} must be an integer)")
+    return int(value)
+
+
+def _tile(z: str, x: str, y: str) -> Tile:
+    return check_tile(_int(z, "级别 z"), _int(x, "列号 x"), _int(y, "行号 y"))
+
+
+def _scope_key(request: Request) -> tuple[str, ...] | None:
+    scope = getattr(request.state, "region_scope", None)
+    return None if scope is None else tuple(sorted(scope))
+
+
+def _crs(request: Request) -> str:
+    crs = request.query_params.get("crs", "wgs84").lower()
+    if crs not in ("wgs84", "gcj02"):
+        raise InvalidInput(f"crs 只能是 wgs84 或 gcj02 (unsupported crs): {crs!r}")
+    return crs
+
+
+def _relevant_params(layer: VectorLayer | RasterLayer, request: Request) -> tuple[tuple[str, str], ...]:
+    """The query parameters that change this layer's tiles (others never split the cache)."""
+    names = {"crs", "year"}
+    if isinstance(layer, VectorLayer):
+        names |= set(layer.source.params)
+    return tuple(sorted((k, v) for k, v in request.query_params.items() if k in names))
+
+
+def _respond(request: Request, entry: CachedTile, settings_max_age: int, *, cache_state: str) -> Response:
+    headers = {
+        "ETag": entry.etag,
+        "Cache-Control": f"public, max-age={settings_max_age}" if settings_max_age else "no-cache",
+        "Vary": "Accept-Encoding",
+        "X-Tile-Cache": cache_state,
+    }
+    if entry.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    if not entry.body:
+        return Response(status_code=204, headers=headers)
+    if entry.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(entry.gzipped, media_type=entry.media_type, headers=headers)
+    return Response(entry.body, media_type=entry.media_type, headers=headers)
+
+
+def _set_timeout(conn: Connection, ms: int) -> None:
+    conn.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(ms)})
+
+
+def vector_tile(request: Request, conn: Connection, maps: MapState, layer_id: str, tile: Tile) -> Response:
+    layer, renderer = maps.vector(layer_id)
+    check_zoom(layer, tile)
+    crs = _crs(request)
+    state = maps.catalog.state(layer_id)
+    key = ("mvt", layer_id, tile.z, tile.x, tile.y, _relevant_params(layer, request), _scope_key(request))
+    version = maps.version() if state.cached else None
+    entry = maps.cache.get(key, version)
+    if entry is not None:
+        return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="hit")
+    _set_timeout(conn, maps.settings.tile_timeout_ms)
+    body, rendered = renderer.render(conn, tile, dict(request.query_params), crs=crs)
+    entry = make_entry(body, rendered, MVT, compress=True)
+    if state.cached and maps.listener is not None:
+        maps.listener.observe(rendered)
+        maps.cache.put(key, entry)
+    return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="miss")
+
+
+def raster_tile(request: Request, conn: Connection, maps: MapState, layer_id: str, tile: Tile, fmt: str) -> Response:
+    layer = maps.raster(layer_id)
+    if not layer.minzoom <= tile.z <= layer.maxzoom:
+        raise NotFound(
+            f"图层 {layer.id} 只在缩放级别 {layer.minzoom}–{layer.maxzoom} 提供瓦片, 请求的是 {tile.z} "
+            "(zoom outside the layer's range)"
+        )
+    media_type = RASTER_TYPES[fmt]
+    if layer.cog is not None:
+        body = raster.cog_tile(maps.settings.home, layer, tile, fmt)
+        return _respond(request, make_entry(body, 0, media_type, compress=False), 3600, cache_state="none")
+    state = maps.catalog.state(layer_id)
+    key = ("raster", layer_id, tile.z, tile.x, tile.y, fmt, _relevant_params(layer, request), _scope_key(request))
+    entry = maps.cache.get(key, maps.version())
+    if entry is not None:
+        return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="hit")
+    _set_timeout(conn, maps.settings.tile_timeout_ms)
+    year = request.query_params.get("year")
+    body, rendered = raster.thematic_tile(conn, layer, tile, fmt, year=int(year) if year and year.isdigit() else None)
+    entry = make_entry(body, rendered, media_type, compress=False)
+    if state.available and maps.listener is not None:
+        maps.listener.observe(rendered)
+        maps.cache.put(key, entry)
+    return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="miss")
+
+
+@router.get(
+    "/tiles/{layer}/{z}/{x}/{y}.{fmt}",
+    summary="Map tile: Mapbox Vector Tile (.mvt) of a vector layer, PNG/WebP of a raster layer",
+    response_class=Response,
+    responses={200: {"content": {MVT: {}, "image/png": {}}}, 204: {"description": "empty tile"}},
+)
+def tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, conn: ConnDep, maps: MapStateDep) -> Response:
+    t = _tile(z, x, y)
+    if fmt in ("mvt", "pbf"):
+        return vector_tile(request, conn, maps, layer, t)
+    if fmt in RASTER_TYPES:
+        return raster_tile(request, conn, maps, layer, t, fmt)
+    raise NotFound(f"不支持的瓦片格式 .{fmt} (unsupported tile format; use .mvt, .png or .webp)")
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _query_suffix(layer: VectorLayer | RasterLayer, request: Request) -> str:
+    params = _relevant_params(layer, request)
+    return ("?" + "&".join(f"{k}={v}" for k, v in params)) if params else ""
+
+
+def _extent(conn: Connection, layer: VectorLayer | RasterLayer) -> list[float] | None:
+    if not isinstance(layer, VectorLayer):
+        row = conn.execute(
+            text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM parcel) q")
+        ).one()
+    else:
+        src = layer.source
+        q = conn.dialect.identifier_preparer.quote
+        scope = f" WHERE landgis_in_scope({q(src.scope)})" if src.scope else ""
+        sql = f"SELECT ST_Extent({q(src.geometry)}) e FROM {q(src.relation)}{scope}"  # noqa: S608 - catalog-checked identifiers
+        row = conn.execute(text(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ({sql}) q")).one()  # noqa: S608
+    if row[0] is None:
+        return None
+    return [round(float(v), 6) for v in row]
+
+
+def tilejson(request: Request, conn: Connection, maps: MapState, layer_id: str) -> dict[str, Any]:
+    layer = maps._available(layer_id)
+    suffix = _query_suffix(layer, request)
+    if isinstance(layer, VectorLayer):
+        url = f"{_base(request)}/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.mvt{suffix}"
+    else:
+        url = f"{_base(request)}/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.png{suffix}"
+    bounds = _extent(conn, layer) or [-180.0, -85.0511, 180.0, 85.0511]
+    doc: dict[str, Any] = {
+        "tilejson": "3.0.0",
+        "name": layer.title,
+        "description": layer.description,
+        "scheme": "xyz",
+        "tiles": [url],
+        "minzoom": layer.minzoom,
+        "maxzoom": layer.maxzoom,
+        "bounds": bounds,
+        "center": [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, max(layer.minzoom, 12)],
+        "attribution": layer.attribution,
+    }
+    if isinstance(layer, VectorLayer):
+        doc["vector_layers"] = [
+            {
+                "id": layer.id,
+                "description": layer.title,
+                "minzoom": layer.minzoom,
+                "maxzoom": layer.maxzoom,
+                "fields": {name: "" for name in layer.attribute_names()},
+            }
+        ]
+    return doc
+
+
+@router.get("/tiles/{layer}/tilejson.json", summary="TileJSON 3.0 of a layer")
+def tilejson_route(request: Request, layer: str, conn: ConnDep, maps: MapStateDep) -> dict[str, Any]:
+    return tilejson(request, conn, maps, layer)
+
+
+@router.get("/styles/{layer}.json", summary="MapLibre style JSON of one layer (QGIS, MapLibre, Mapbox clients)")
+def style_route(request: Request, layer: str, maps: MapStateDep) -> JSONResponse:
+    item = maps._available(layer)
+    suffix = _query_suffix(item, request)
+    return JSONResponse(layer_style(item, _base(request), suffix))
+
+
+@router.get("/maps/layers", summary="Every map layer with availability, legend and style, for the web map")
+def layers_route(request: Request, maps: MapStateDep) -> dict[str, Any]:
+    base = _base(request)
+    return {
+        "layers": [layer_summary(layer, maps.catalog.state(layer.id), base) for layer in maps.registry.values()],
+        "basemaps": basemaps(maps, base),
+    }
+
+
+def basemaps(maps: MapState, base: str) -> list[dict[str, Any]]:
+    """Basemaps the web map offers: local COG layers, 天地图 with a key, a GCJ-02 one when configured."""
+    items: list[dict[str, Any]] = [
+        {"id": layer.id, "title": layer.title, "tiles": [f"{base}/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.png"], "crs": "wgs84"}
+        for layer in maps.registry.raster()
+        if layer.basemap and maps.catalog.state(layer.id).available and raster.cog_exists(maps.settings.home, layer)
+    ]
+    items.append({"id": "none", "title": "无底图", "tiles": [], "crs": "wgs84"})
+    key = maps.settings.tianditu_key
+    if key:
+        items.append(
+            {
+                "id": "tianditu_vec",
+                "title": "天地图 矢量",
+                "tiles": [
+                    f"https://t{i}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec"
+                    f"&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+                    for i in range(4)
+                ],
+                "crs": "wgs84",
+            }
+        )
+    if maps.settings.gcj02_basemap_url:
+        items.append({"id": "gcj02", "title": "高德风格底图 (GCJ-02)", "tiles": [maps.settings.gcj02_basemap_url], "crs": "gcj02"})
+    return items
+
+
+# --- OGC API Tiles ---------------------------------------------------------------------------
+
+
+def _collection(request: Request, maps: MapState, layer: VectorLayer | RasterLayer) -> dict[str, Any]:
+    base = f"{_base(request)}/collections/{layer.id}"
+    return {
+        "id": layer.id,
+        "title": layer.title,
+        "description": layer.description,
+        "links": [
+            {"rel": "self", "href": base, "type": "application/json"},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector" if isinstance(layer, VectorLayer)
+             else "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map", "href": f"{base}/tiles", "type": "application/json"},
+            {"rel": "describedby", "href": f"{_base(request)}/tiles/{layer.id}/tilejson.json", "type": "application/json"},
+            {"rel": "stylesheet", "href": f"{_base(request)}/styles/{layer.id}.json", "type": "application/vnd.mapbox.style+json"},
+        ],
+    }
+
+
+@router.get("/collections", summary="OGC API collections: the available map layers")
+def collections(request: Request, maps: MapStateDep) -> dict[str, Any]:
+    items = [
+        _collection(request, maps, layer) for layer in maps.registry.values() if maps.catalog.state(layer.id).available
+    ]
+    return {"links": [{"rel": "self", "href": f"{_base(request)}/collections"}], "collections": items}
+
+
+@router.get("/collections/{collection_id}", summary="OGC API collection")
+def collection(request: Request, collection_id: str, maps: MapStateDep) -> dict[str, Any]:
+    return _collection(request, maps, maps._available(collection_id))
+
+
+def _tileset(request: Request, layer: VectorLayer | RasterLayer) -> dict[str, Any]:
+    base = f"{_base(request)}/collections/{layer.id}/tiles/{TMS_ID}"
+    vector = isinstance(layer, VectorLayer)
+    return {
+        "title": layer.title,
+        "dataType": "vector" if vector else "map",
+        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "tileMatrixSetURI": TMS_URI,
+        "links": [
+            {"rel": "self", "href": base, "type": "application/json"},
+            {
+                "rel": "item",
+                "href": f"{base}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}",
+                "templated": True,
+                "type": MVT if vector else "image/png",
+            },
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "href": TMS_URI},
+        ],
+        "tileMatrixSetLimits": [{"tileMatrix": str(z)} for z in range(layer.minzoom, layer.maxzoom + 1)],
+        "layers": [
+            {
+                "id": layer.id,
+                "dataType": "vector" if vector else "map",
+                "minTileMatrix": str(layer.minzoom),
+                "maxTileMatrix": str(layer.maxzoom),
+            }
+        ],
+    }
+
+
+@router.get("/collections/{collection_id}/tiles", summary="OGC API Tiles: tilesets of a collection")
+def tilesets(request: Request, collection_id: str, maps: MapStateDep) -> dict[str, Any]:
+    layer = maps._available(collection_id)
+    return {"tilesets": [_tileset(request, layer)]}
+
+
+@router.get("/collections/{collection_id}/tiles/{tms}", summary="OGC API Tiles: tileset metadata")
+def tileset(request: Request, collection_id: str, tms: str, maps: MapStateDep) -> dict[str, Any]:
+    layer = maps._available(collection_id)
+    _check_tms(tms)
+    return _tileset(request, layer)
+
+
+def _check_tms(tms: str) -> None:
+    if tms != TMS_ID:
+        raise NotFound(f"只支持瓦片矩阵集 {TMS_ID}, 请求的是 {tms} (unsupported tile matrix set)")
+
+
+@router.get(
+    "/collections/{collection_id}/tiles/{tms}/{z}/{x}/{y}",
+    summary="OGC API Tiles: one tile ({tileMatrix}/{tileCol}/{tileRow}, i.e. z/x/y)",
+    response_class=Response,
+)
+def ogc_tile(
+    request: Request, collection_id: str, tms: str, z: str, x: str, y: str, conn: ConnDep, maps: MapStateDep
+) -> Response:
+    _check_tms(tms)
+    t = _tile(z, x, y)
+    layer = maps._available(collection_id)
+    if isinstance(layer, VectorLayer):
+        return vector_tile(request, conn, maps, collection_id, t)
+    return raster_tile(request, conn, maps, collection_id, t, "png")
