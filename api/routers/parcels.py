@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,9 @@ def _page_url(request: Request, public_url: str | None, parcel_id: int) -> str:
 def qr(parcel_id: int, conn: ConnDep, request: Request, settings: SettingsDep) -> Response:
     dossier_core.dossier_exists(conn, parcel_id)
     url = _page_url(request, settings.public_url, parcel_id)
-    svg = segno.make(url, error="m").svg_inline(scale=4, border=2, title=f"宗地 {parcel_id} 一宗一档")
-    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=4, border=2, title=f"宗地 {parcel_id} 一宗一档")
+    return Response(buffer.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/dossier/{parcel_id}", summary="一宗一档 page (HTML)", include_in_schema=False)

@@ -344,3 +344,26 @@ def ogc_tile(
     if isinstance(layer, VectorLayer):
         return vector_tile(request, conn, maps, collection_id, t)
     return raster_tile(request, conn, maps, collection_id, t, "png")
+
+
+# --- zonal statistics ------------------------------------------------------------------------
+
+ZONE_GEOMETRY_SQL = {
+    "parcel": text("SELECT ST_AsGeoJSON(geom)::json FROM parcel WHERE id = :id AND landgis_in_scope(region_code)"),
+    "zone": text("SELECT ST_AsGeoJSON(boundary)::json FROM zone WHERE id = :id AND landgis_in_scope(region_code)"),
+}
+
+
+@router.get("/rasters/{layer}/zonal", summary="Zonal statistics of a raster layer over a parcel or a zone")
+def zonal(
+    layer: str, conn: ConnDep, maps: MapStateDep, parcel_id: int | None = None, zone_id: int | None = None
+) -> dict[str, Any]:
+    item = maps.raster(layer)
+    if (parcel_id is None) == (zone_id is None):
+        raise InvalidInput("请给出 parcel_id 或 zone_id 其中之一 (give exactly one of parcel_id, zone_id)")
+    kind, ident = ("parcel", parcel_id) if parcel_id is not None else ("zone", zone_id)
+    geometry = conn.execute(ZONE_GEOMETRY_SQL[kind], {"id": ident}).scalar_one_or_none()
+    if geometry is None:
+        raise NotFound(f"{'宗地' if kind == 'parcel' else '园区'} {ident} 不存在或不在您的管辖范围内 (not found)")
+    stats = raster.zonal_stats(maps.settings.home, item, geometry)
+    return {"layer": layer, kind + "_id": ident, "band": 1, "statistics": stats}
