@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from api import errors
 from api.routers import health, parcels, tiles
+from api.tilecache import TileCacheFront
 from landgis import __version__
 from landgis.db.engine import make_engine
 from landgis.settings import Settings, get_settings, project_root
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
+    app.add_middleware(TileCacheFront)
     app.include_router(health.router)
     app.include_router(tiles.router)
     app.include_router(parcels.router)

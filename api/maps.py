@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy import Engine
 
+from api.tilecache import ANONYMOUS
 from landgis.errors import NotFound
 from landgis.maps.cache import DataVersionListener, TileCache
 from landgis.maps.catalog import Catalog, check_catalog
@@ -57,6 +58,30 @@ class MapState:
         if not status.available:
             raise NotFound(f"图层 {layer_id} 暂不可用: {status.reason} (layer not available yet)")
         return layer
+
+    def relevant_params(self, layer: VectorLayer | RasterLayer) -> frozenset[str]:
+        """Query parameters that change a layer's tiles; others never split the cache."""
+        names = {"crs", "year"}
+        if isinstance(layer, VectorLayer):
+            names |= set(layer.source.params)
+        return frozenset(names)
+
+    def tile_key(
+        self, layer_id: str, fmt: str | None, z: int, x: int, y: int, query: Mapping[str, str], who: tuple[str, ...]
+    ) -> tuple[object, ...] | None:
+        """The cache key of a tile request; ``who`` is the caller's region scope (or ANONYMOUS)."""
+        layer = self.registry.get(layer_id)
+        if layer is None or not self.catalog.state(layer_id).available:
+            return None
+        kind = "mvt" if isinstance(layer, VectorLayer) else (fmt or "png")
+        names = self.relevant_params(layer)
+        params = tuple(sorted((k, v) for k, v in query.items() if k in names))
+        return (kind, layer_id, z, x, y, params, who)
+
+    def front_key(
+        self, layer_id: str, fmt: str | None, z: int, x: int, y: int, query: Mapping[str, str]
+    ) -> tuple[object, ...] | None:
+        return self.tile_key(layer_id, fmt, z, x, y, query, ANONYMOUS)
 
     def version(self) -> int | None:
         """The current data version, or None when the cache must not be used."""

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, text
 
 from api.deps import ConnDep
 from api.maps import MapState, MapStateDep, lifespan
+from api.tilecache import ANONYMOUS, has_credentials, tile_answer
 from landgis.errors import InvalidInput, NotFound
 from landgis.maps import raster
 from landgis.maps.cache import CachedTile, make_entry
@@ -43,9 +44,13 @@ def _tile(z: str, x: str, y: str) -> Tile:
     return check_tile(_int(z, "级别 z"), _int(x, "列号 x"), _int(y, "行号 y"))
 
 
-def _scope_key(request: Request) -> tuple[str, ...] | None:
+def _who(request: Request) -> tuple[str, ...]:
+    """Whose tiles these are, for the cache key: every caller without credentials gets the same
+    (the front door serves those), others are keyed by their region scope."""
+    if not has_credentials(request.headers.raw):
+        return ANONYMOUS
     scope = getattr(request.state, "region_scope", None)
-    return None if scope is None else tuple(sorted(scope))
+    return ("all",) if scope is None else ("scope", *sorted(scope))
 
 
 def _crs(request: Request) -> str:
@@ -55,29 +60,26 @@ def _crs(request: Request) -> str:
     return crs
 
 
-def _relevant_params(layer: VectorLayer | RasterLayer, request: Request) -> tuple[tuple[str, str], ...]:
-    """The query parameters that change this layer's tiles (others never split the cache)."""
-    names = {"crs", "year"}
-    if isinstance(layer, VectorLayer):
-        names |= set(layer.source.params)
+def _relevant_params(maps: MapState, layer: VectorLayer | RasterLayer, request: Request) -> tuple[tuple[str, str], ...]:
+    names = maps.relevant_params(layer)
     return tuple(sorted((k, v) for k, v in request.query_params.items() if k in names))
 
 
-def _respond(request: Request, entry: CachedTile, settings_max_age: int, *, cache_state: str) -> Response:
-    headers = {
-        "ETag": entry.etag,
-        "Cache-Control": f"public, max-age={settings_max_age}" if settings_max_age else "no-cache",
-        "Vary": "Accept-Encoding",
-        "X-Tile-Cache": cache_state,
-    }
-    if entry.etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    if not entry.body:
-        return Response(status_code=204, headers=headers)
-    if entry.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        return Response(entry.gzipped, media_type=entry.media_type, headers=headers)
-    return Response(entry.body, media_type=entry.media_type, headers=headers)
+def _respond(request: Request, entry: CachedTile, max_age: int, *, cache_state: str) -> Response:
+    status, headers, body = tile_answer(
+        entry,
+        if_none_match=request.headers.get("if-none-match", ""),
+        accept_encoding=request.headers.get("accept-encoding", ""),
+        max_age=max_age,
+        cache_state=cache_state,
+    )
+    media_type = headers.pop("content-type", None)
+    return Response(body, status_code=status, headers=headers, media_type=media_type)
+
+
+def _current_version(conn: Connection) -> int:
+    """The data version in this request's snapshot (what the caller can see right now)."""
+    return int(conn.execute(text("SELECT version FROM map_data_version WHERE id = 1")).scalar_one())
 
 
 def _set_timeout(conn: Connection, ms: int) -> None:
@@ -89,16 +91,19 @@ def vector_tile(request: Request, conn: Connection, maps: MapState, layer_id: st
     check_zoom(layer, tile)
     crs = _crs(request)
     state = maps.catalog.state(layer_id)
-    key = ("mvt", layer_id, tile.z, tile.x, tile.y, _relevant_params(layer, request), _scope_key(request))
-    version = maps.version() if state.cached else None
-    entry = maps.cache.get(key, version)
-    if entry is not None:
-        return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="hit")
+    query = dict(request.query_params)
+    key = maps.tile_key(layer_id, "mvt", tile.z, tile.x, tile.y, query, _who(request))
+    cached = state.cached and key is not None and maps.cache.max_bytes > 0
+    if cached:
+        entry = maps.cache.get(key, _current_version(conn))
+        if entry is not None:
+            return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="hit")
     _set_timeout(conn, maps.settings.tile_timeout_ms)
-    body, rendered = renderer.render(conn, tile, dict(request.query_params), crs=crs)
+    body, rendered = renderer.render(conn, tile, query, crs=crs)
     entry = make_entry(body, rendered, MVT, compress=True)
-    if state.cached and maps.listener is not None:
-        maps.listener.observe(rendered)
+    if cached:
+        if maps.listener is not None:
+            maps.listener.observe(rendered)
         maps.cache.put(key, entry)
     return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="miss")
 
@@ -114,17 +119,19 @@ def raster_tile(request: Request, conn: Connection, maps: MapState, layer_id: st
     if layer.cog is not None:
         body = raster.cog_tile(maps.settings.home, layer, tile, fmt)
         return _respond(request, make_entry(body, 0, media_type, compress=False), 3600, cache_state="none")
-    state = maps.catalog.state(layer_id)
-    key = ("raster", layer_id, tile.z, tile.x, tile.y, fmt, _relevant_params(layer, request), _scope_key(request))
-    entry = maps.cache.get(key, maps.version())
-    if entry is not None:
-        return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="hit")
+    key = maps.tile_key(layer_id, fmt, tile.z, tile.x, tile.y, dict(request.query_params), _who(request))
+    cached = key is not None and maps.cache.max_bytes > 0
+    if cached:
+        entry = maps.cache.get(key, _current_version(conn))
+        if entry is not None:
+            return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="hit")
     _set_timeout(conn, maps.settings.tile_timeout_ms)
     year = request.query_params.get("year")
     body, rendered = raster.thematic_tile(conn, layer, tile, fmt, year=int(year) if year and year.isdigit() else None)
     entry = make_entry(body, rendered, media_type, compress=False)
-    if state.available and maps.listener is not None:
-        maps.listener.observe(rendered)
+    if cached:
+        if maps.listener is not None:
+            maps.listener.observe(rendered)
         maps.cache.put(key, entry)
     return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="miss")
 
@@ -148,8 +155,8 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _query_suffix(layer: VectorLayer | RasterLayer, request: Request) -> str:
-    params = _relevant_params(layer, request)
+def _query_suffix(maps: MapState, layer: VectorLayer | RasterLayer, request: Request) -> str:
+    params = _relevant_params(maps, layer, request)
     return ("?" + "&".join(f"{k}={v}" for k, v in params)) if params else ""
 
 
@@ -171,7 +178,7 @@ def _extent(conn: Connection, layer: VectorLayer | RasterLayer) -> list[float] |
 
 def tilejson(request: Request, conn: Connection, maps: MapState, layer_id: str) -> dict[str, Any]:
     layer = maps._available(layer_id)
-    suffix = _query_suffix(layer, request)
+    suffix = _query_suffix(maps, layer, request)
     if isinstance(layer, VectorLayer):
         url = f"{_base(request)}/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.mvt{suffix}"
     else:
@@ -196,7 +203,7 @@ def tilejson(request: Request, conn: Connection, maps: MapState, layer_id: str) 
                 "description": layer.title,
                 "minzoom": layer.minzoom,
                 "maxzoom": layer.maxzoom,
-                "fields": {name: "" for name in layer.attribute_names()},
+                "fields": dict.fromkeys(layer.attribute_names(), ""),
             }
         ]
     return doc
@@ -210,7 +217,7 @@ def tilejson_route(request: Request, layer: str, conn: ConnDep, maps: MapStateDe
 @router.get("/styles/{layer}.json", summary="MapLibre style JSON of one layer (QGIS, MapLibre, Mapbox clients)")
 def style_route(request: Request, layer: str, maps: MapStateDep) -> JSONResponse:
     item = maps._available(layer)
-    suffix = _query_suffix(item, request)
+    suffix = _query_suffix(maps, item, request)
     return JSONResponse(layer_style(item, _base(request), suffix))
 
 
@@ -226,7 +233,12 @@ def layers_route(request: Request, maps: MapStateDep) -> dict[str, Any]:
 def basemaps(maps: MapState, base: str) -> list[dict[str, Any]]:
     """Basemaps the web map offers: local COG layers, 天地图 with a key, a GCJ-02 one when configured."""
     items: list[dict[str, Any]] = [
-        {"id": layer.id, "title": layer.title, "tiles": [f"{base}/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.png"], "crs": "wgs84"}
+        {
+            "id": layer.id,
+            "title": layer.title,
+            "tiles": [f"{base}/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.png"],
+            "crs": "wgs84",
+        }
         for layer in maps.registry.raster()
         if layer.basemap and maps.catalog.state(layer.id).available and raster.cog_exists(maps.settings.home, layer)
     ]
@@ -246,7 +258,14 @@ def basemaps(maps: MapState, base: str) -> list[dict[str, Any]]:
             }
         )
     if maps.settings.gcj02_basemap_url:
-        items.append({"id": "gcj02", "title": "高德风格底图 (GCJ-02)", "tiles": [maps.settings.gcj02_basemap_url], "crs": "gcj02"})
+        items.append(
+            {
+                "id": "gcj02",
+                "title": "高德风格底图 (GCJ-02)",
+                "tiles": [maps.settings.gcj02_basemap_url],
+                "crs": "gcj02",
+            }
+        )
     return items
 
 
@@ -261,10 +280,23 @@ def _collection(request: Request, maps: MapState, layer: VectorLayer | RasterLay
         "description": layer.description,
         "links": [
             {"rel": "self", "href": base, "type": "application/json"},
-            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector" if isinstance(layer, VectorLayer)
-             else "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map", "href": f"{base}/tiles", "type": "application/json"},
-            {"rel": "describedby", "href": f"{_base(request)}/tiles/{layer.id}/tilejson.json", "type": "application/json"},
-            {"rel": "stylesheet", "href": f"{_base(request)}/styles/{layer.id}.json", "type": "application/vnd.mapbox.style+json"},
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+                if isinstance(layer, VectorLayer)
+                else "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map",
+                "href": f"{base}/tiles",
+                "type": "application/json",
+            },
+            {
+                "rel": "describedby",
+                "href": f"{_base(request)}/tiles/{layer.id}/tilejson.json",
+                "type": "application/json",
+            },
+            {
+                "rel": "stylesheet",
+                "href": f"{_base(request)}/styles/{layer.id}.json",
+                "type": "application/vnd.mapbox.style+json",
+            },
         ],
     }
 

@@ -26,7 +26,9 @@ def check() -> None:
             if not state.available:
                 note = f"暂不可用 ({state.reason})"
             elif layer.kind == "vector":
-                note = "可用, 缓存" if state.cached else f"可用, 不缓存 (untracked: {', '.join(state.untracked) or '-'})"
+                note = (
+                    "可用, 缓存" if state.cached else f"可用, 不缓存 (untracked: {', '.join(state.untracked) or '-'})"
+                )
             else:
                 note = "可用"
             info(f"{layer_id:20} {layer.kind:6} {layer.title}  {note}")

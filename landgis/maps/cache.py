@@ -131,7 +131,7 @@ class DataVersionListener:
         if conn is not None:
             try:
                 conn.cancel_safe()
-            except Exception:  # noqa: BLE001 - shutting down; the thread ends either way
+            except Exception:
                 log.debug("cancelling the data-version listener failed", exc_info=True)
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -118,7 +118,9 @@ def _check_vector(conn: Connection, layer: VectorLayer) -> LayerState:
         if name not in lookup_names:
             need(name, columns, src.relation, "attribute")
         if name in (src.geometry,):
-            raise LayerDefinitionError(f"图层 {layer.id}: 属性不能是几何列 {name} (an attribute cannot be the geometry)")
+            raise LayerDefinitionError(
+                f"图层 {layer.id}: 属性不能是几何列 {name} (an attribute cannot be the geometry)"
+            )
 
     untracked: list[str] = []
     for relation in layer.relations():

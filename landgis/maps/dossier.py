@@ -201,15 +201,17 @@ def dossier(conn: Connection, parcel_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"宗地 {parcel_id} 不存在或不在您的管辖范围内 (parcel not found)")
     attrs = dict(row["attrs"])
-    attrs["renewal_status_label"] = RENEWAL_STATUS_LABELS.get(attrs.get("renewal_status", ""), None)
-    enterprises = [{k: _plain(v) for k, v in r.items()} for r in conn.execute(ENTERPRISES_SQL, {"id": parcel_id}).mappings()]
+    attrs["renewal_status_label"] = RENEWAL_STATUS_LABELS.get(attrs.get("renewal_status", ""))
+    enterprises = [
+        {k: _plain(v) for k, v in r.items()} for r in conn.execute(ENTERPRISES_SQL, {"id": parcel_id}).mappings()
+    ]
     mu = [dict(r) for r in conn.execute(MU_SQL, {"id": parcel_id}).mappings()]
     history = []
     for r in conn.execute(HISTORY_SQL, {"id": parcel_id}).mappings():
         item = dict(r)
         changes = item["changes"] or {}
         if item["action"] == "update":
-            changes = {k: (BULKY_FIELDS[k] if k in BULKY_FIELDS else v) for k, v in changes.items()}
+            changes = {k: BULKY_FIELDS.get(k, v) for k, v in changes.items()}
         elif item["action"] == "delete":
             changes = {k: v for k, v in changes.items() if k not in BULKY_FIELDS}
         item["changes"] = changes

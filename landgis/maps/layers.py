@@ -264,10 +264,11 @@ def load_layers(folder: Path) -> LayerRegistry:
                 f"图层定义 {path.name}: 文件名应为 {layer.id}.yaml (the file name must be the layer id)"
             )
         if layer.id in seen:
-            raise LayerDefinitionError(f"图层 {layer.id} 重复定义: {seen[layer.id]} 与 {path.name} (duplicate layer id)")
+            raise LayerDefinitionError(
+                f"图层 {layer.id} 重复定义: {seen[layer.id]} 与 {path.name} (duplicate layer id)"
+            )
         seen[layer.id] = path.name
         layers.append(layer)
     if not layers:
         raise LayerDefinitionError(f"图层目录 {folder} 中没有图层定义 (no *.yaml layer definitions)")
     return LayerRegistry(layers, folder)
-

@@ -51,7 +51,7 @@ def _colormap(name: str | None) -> Any:
         return None
     try:
         return cmap.get(name)
-    except Exception as exc:  # noqa: BLE001 - rio-tiler raises its own InvalidColorMapName
+    except Exception as exc:
         raise InvalidInput(f"未知色带 {name} (unknown colour map)") from exc
 
 
@@ -103,9 +103,7 @@ def thematic_tile(conn: Connection, layer: RasterLayer, tile: Tile, fmt: str, *,
     spec = layer.thematic
     q = conn.dialect.identifier_preparer.quote
     sql = THEMATIC_SQL.format(column=q(spec.column), relation=q(spec.relation))
-    rows = conn.execute(
-        text(sql), {"z": tile.z, "x": tile.x, "y": tile.y, "year": year, "max_lat": MAX_LAT}
-    ).all()
+    rows = conn.execute(text(sql), {"z": tile.z, "x": tile.x, "y": tile.y, "year": year, "max_lat": MAX_LAT}).all()
     version = int(rows[0].version)
     size = WORLD_M / 2**tile.z
     west = -WORLD_M / 2 + tile.x * size
@@ -169,7 +167,7 @@ def write_demo_cogs(folder: Path, bounds: tuple[float, float, float, float], *, 
     x1, y1 = to_m.transform(east + pad_x, north + pad_y)
     pixel = max((x1 - x0), (y1 - y0)) / 1024  # at most 1024 px on a side
     pixel = max(pixel, 5.0)
-    width, height = int(math.ceil((x1 - x0) / pixel)), int(math.ceil((y1 - y0) / pixel))
+    width, height = math.ceil((x1 - x0) / pixel), math.ceil((y1 - y0) / pixel)
     transform = from_bounds(x0, y0, x0 + width * pixel, y0 + height * pixel, width, height)
 
     rng = np.random.default_rng(seed)

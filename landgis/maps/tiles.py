@@ -29,7 +29,11 @@ WORLD_M = 2 * math.pi * 6378137.0
 #: failing the whole tile in ST_Transform.
 MAX_LAT = 85.05112878
 
-_quote = postgresql.dialect().identifier_preparer.quote
+_PREPARER = postgresql.dialect().identifier_preparer  # type: ignore[no-untyped-call]
+
+
+def _quote(name: str) -> str:
+    return str(_PREPARER.quote(name))
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,7 @@ def build_query(layer: VectorLayer, level: ZoomLevel, *, shifted: bool = False) 
             year_filter = f" AND (CAST(:year AS integer) IS NULL OR j.{q(lk.year)} = :year)"
             order = f" ORDER BY j.{q(lk.year)} DESC"
         picked = ", ".join(f"j.{q(c)}" for c in lk.columns)
+        assert src.id is not None  # a lookup needs the id (checked by the definition)
         joins = (
             f" LEFT JOIN LATERAL (SELECT {picked} FROM {q(lk.relation)} j"
             f" WHERE j.{q(lk.key)} = s.{q(src.id)}{year_filter}{order} LIMIT 1) l ON true"
