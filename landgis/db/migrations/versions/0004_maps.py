@@ -32,23 +32,33 @@ BEGIN
 END
 $$;
 
--- 亩均 per parcel and year: the figures of every enterprise occupying the parcel during the year,
--- summed, over the parcel's area (亩). Taxes and value added in 万元, ratios in 万元/亩.
+-- 亩均 per parcel and year (万元, 万元/亩). Each enterprise's figures of the year are shared among the
+-- parcels it occupies during that year in proportion to the land it uses on each (occupancy
+-- land_area_mu, the whole parcel when unset), so a firm on several parcels (一企多地) is counted
+-- once; the shares of every firm on a parcel (一地多企) are summed and divided by the parcel's area.
 CREATE VIEW v_parcel_mu_tax AS
-SELECT p.id AS parcel_id,
+SELECT o.parcel_id,
        y.year,
        count(DISTINCT o.enterprise_id)::integer AS enterprises,
-       sum(y.tax_wan) AS tax_wan,
-       sum(y.value_added_wan) AS value_added_wan,
+       sum(y.tax_wan * f.share) AS tax_wan,
+       sum(y.value_added_wan * f.share) AS value_added_wan,
        p.area_mu AS land_mu,
-       sum(y.tax_wan) / nullif(p.area_mu, 0) AS mu_tax,
-       sum(y.value_added_wan) / nullif(p.area_mu, 0) AS mu_value_added
-FROM parcel p
-JOIN occupancy o ON o.parcel_id = p.id
+       sum(y.tax_wan * f.share) / nullif(p.area_mu, 0) AS mu_tax,
+       sum(y.value_added_wan * f.share) / nullif(p.area_mu, 0) AS mu_value_added
+FROM occupancy o
+JOIN parcel p ON p.id = o.parcel_id
 JOIN enterprise_year y ON y.enterprise_id = o.enterprise_id
-WHERE (o.valid_from IS NULL OR o.valid_from <= make_date(y.year, 12, 31))
-  AND (o.valid_to IS NULL OR o.valid_to >= make_date(y.year, 1, 1))
-GROUP BY p.id, y.year, p.area_mu;
+     AND (o.valid_from IS NULL OR o.valid_from <= make_date(y.year, 12, 31))
+     AND (o.valid_to IS NULL OR o.valid_to >= make_date(y.year, 1, 1))
+CROSS JOIN LATERAL (
+    SELECT coalesce(o.land_area_mu, p.area_mu) / nullif(sum(coalesce(o2.land_area_mu, p2.area_mu)), 0) AS share
+    FROM occupancy o2
+    JOIN parcel p2 ON p2.id = o2.parcel_id
+    WHERE o2.enterprise_id = o.enterprise_id
+      AND (o2.valid_from IS NULL OR o2.valid_from <= make_date(y.year, 12, 31))
+      AND (o2.valid_to IS NULL OR o2.valid_to >= make_date(y.year, 1, 1))
+) f
+GROUP BY o.parcel_id, y.year, p.area_mu;
 """
 
 
