@@ -172,15 +172,18 @@ def write_demo_cogs(folder: Path, bounds: tuple[float, float, float, float], *, 
 
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width].astype("float64")
-    u, v = xx / width, yy / height
-    dem = 40 + 25 * np.sin(u * 9 + 1.3) * np.cos(v * 7 + 0.4)
-    for _ in range(12):  # hills, mostly towards the north-west edge (the plain is in the south-east)
-        cx, cy = rng.uniform(0, 0.7), rng.uniform(0, 0.6)
-        r, h = rng.uniform(0.05, 0.2), rng.uniform(80, 450)
-        dem += h * np.exp(-((u - cx) ** 2 + (v - cy) ** 2) / (2 * r * r))
-
+    xm, ym = xx * pixel, yy * pixel  # metres from the north-west corner
+    span_x, span_y = width * pixel, height * pixel
+    # Gentle plain with long swells, and hills of real size (0.6-2.5 km across, 40-250 m high),
+    # more of them towards the north-west: slopes stay plausible whatever the county's extent.
+    dem = 20 + 8 * np.sin(xm / 3100.0 + 1.3) * np.cos(ym / 2700.0 + 0.4)
+    hills = int(np.clip(span_x * span_y / 2e7, 4, 25))
+    for _ in range(hills):
+        cx, cy = rng.uniform(0, 0.8) * span_x, rng.uniform(0, 0.7) * span_y
+        r, h = rng.uniform(600, 2500), rng.uniform(40, 250)
+        dem += h * np.exp(-((xm - cx) ** 2 + (ym - cy) ** 2) / (2 * r * r))
     dy, dx = np.gradient(dem, pixel)
-    slope = np.arctan(np.hypot(dx, dy) * 3.0)
+    slope = np.arctan(np.hypot(dx, dy) * 2.0)
     aspect = np.arctan2(-dx, dy)
     azimuth, altitude = math.radians(315), math.radians(45)
     shade = np.sin(altitude) * np.cos(slope) + np.cos(altitude) * np.sin(slope) * np.cos(azimuth - aspect)
