@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api import errors
-from api.routers import health, parcels, tiles
+from api.routers import exports, health, parcels, tiles
 from api.tilecache import TileCacheFront
 from landgis import __version__
 from landgis.db.engine import make_engine
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(health.router)
     app.include_router(tiles.router)
     app.include_router(parcels.router)
+    app.include_router(exports.router)
     _mount_assets(app)
 
     @app.get("/docs", include_in_schema=False)
