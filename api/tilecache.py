@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from landgis.maps.cache import CachedTile
+from landgis.maps.cache import CachedTile, with_gzip
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -89,6 +89,9 @@ class TileCacheFront:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if entry.gzipped is None and entry.body and "gzip" in headers.get("accept-encoding", ""):
+            entry = with_gzip(entry)
+            maps.cache.put(key, entry)
         status, out, body = tile_answer(
             entry,
             if_none_match=headers.get("if-none-match", ""),

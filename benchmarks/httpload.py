@@ -24,7 +24,7 @@ class Result:
         data = sorted(self.latencies_s)
         if not data:
             return float("nan")
-        return data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))]
+        return data[min(len(data) - 1, round(p / 100 * (len(data) - 1)))]
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int]:

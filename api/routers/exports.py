@@ -57,7 +57,7 @@ def _map(bounds: list[float], base: str, title: str) -> folium.Map:
     m.default_js = []
     m.default_css = []
     js, css = _leaflet_inline()
-    root = m.get_root()
+    root: Any = m.get_root()  # a folium Figure (typed as its base Element)
     root.header.add_child(folium.Element(f"<style>{css}</style>"), name="leaflet_css")
     root.header.add_child(folium.Element(f"<script>{js}</script>"), name="leaflet_js")
     root.header.add_child(folium.Element(f"<title>{html.escape(title)}</title>"), name="title")
@@ -152,13 +152,17 @@ def plan_map(plan_id: int, conn: ConnDep, request: Request) -> Response:
     ]
     if not parcels:
         raise NotFound(f"方案 {plan_id} 不存在或没有候选宗地 (plan not found or empty)")
-    blocks = conn.execute(
-        text(
-            "SELECT block_id, area_mu, ST_AsGeoJSON(geom, 7)::json AS geometry FROM v_plan_block "
-            "WHERE plan_id = :id AND landgis_in_scope(region_code)"
-        ),
-        {"id": plan_id},
-    ).mappings().all()
+    blocks = (
+        conn.execute(
+            text(
+                "SELECT block_id, area_mu, ST_AsGeoJSON(geom, 7)::json AS geometry FROM v_plan_block "
+                "WHERE plan_id = :id AND landgis_in_scope(region_code)"
+            ),
+            {"id": plan_id},
+        )
+        .mappings()
+        .all()
+    )
     bounds = conn.execute(
         text(
             "SELECT ARRAY[ST_YMin(e), ST_XMin(e), ST_YMax(e), ST_XMax(e)] FROM "
@@ -172,7 +176,11 @@ def plan_map(plan_id: int, conn: ConnDep, request: Request) -> Response:
         {
             "type": "FeatureCollection",
             "features": [
-                {"type": "Feature", "geometry": b["geometry"], "properties": {"连片面积(亩)": round(float(b["area_mu"] or 0), 2)}}
+                {
+                    "type": "Feature",
+                    "geometry": b["geometry"],
+                    "properties": {"连片面积(亩)": round(float(b["area_mu"] or 0), 2)},
+                }
                 for b in blocks
             ],
         },

@@ -20,7 +20,7 @@ from api.maps import MapState, MapStateDep, lifespan
 from api.tilecache import ANONYMOUS, has_credentials, tile_answer
 from landgis.errors import InvalidInput, NotFound
 from landgis.maps import raster
-from landgis.maps.cache import CachedTile, make_entry
+from landgis.maps.cache import CachedTile, make_entry, with_gzip
 from landgis.maps.layers import RasterLayer, VectorLayer
 from landgis.maps.styles import layer_style, layer_summary
 from landgis.maps.tiles import Tile, check_tile, check_zoom
@@ -92,15 +92,21 @@ def vector_tile(request: Request, conn: Connection, maps: MapState, layer_id: st
     crs = _crs(request)
     state = maps.catalog.state(layer_id)
     query = dict(request.query_params)
-    key = maps.tile_key(layer_id, "mvt", tile.z, tile.x, tile.y, query, _who(request))
+    who = _who(request)
+    key = maps.tile_key(layer_id, "mvt", tile.z, tile.x, tile.y, query, who)
     cached = state.cached and key is not None and maps.cache.max_bytes > 0
-    if cached:
+    gzip_ok = "gzip" in request.headers.get("accept-encoding", "")
+    # Anonymous requests were already looked up by the front door (unless its listener is down).
+    if cached and not (who == ANONYMOUS and maps.version() is not None):
         entry = maps.cache.get(key, _current_version(conn))
         if entry is not None:
+            if gzip_ok and entry.gzipped is None:
+                entry = with_gzip(entry)
+                maps.cache.put(key, entry)
             return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="hit")
     _set_timeout(conn, maps.settings.tile_timeout_ms)
     body, rendered = renderer.render(conn, tile, query, crs=crs)
-    entry = make_entry(body, rendered, MVT, compress=True)
+    entry = make_entry(body, rendered, MVT, compress=gzip_ok)
     if cached:
         if maps.listener is not None:
             maps.listener.observe(rendered)

@@ -15,7 +15,7 @@ import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from hashlib import blake2b
 
 import psycopg
@@ -39,10 +39,17 @@ class CachedTile:
 
 
 def make_entry(body: bytes, version: int, media_type: str, *, compress: bool) -> CachedTile:
-    """A cache entry for ``body``; vector tiles are also kept gzipped (level 6)."""
+    """A cache entry for ``body``, also gzipped (level 6) when ``compress``."""
     etag = '"' + blake2b(body, digest_size=12).hexdigest() + '"'
     gzipped = zlib.compress(body, 6, wbits=31) if compress and len(body) > 0 else None
     return CachedTile(version=version, etag=etag, body=body, gzipped=gzipped, media_type=media_type)
+
+
+def with_gzip(entry: CachedTile) -> CachedTile:
+    """``entry`` with its gzipped body (compressed once, when a client first accepts gzip)."""
+    if entry.gzipped is not None or not entry.body:
+        return entry
+    return replace(entry, gzipped=zlib.compress(entry.body, 6, wbits=31))
 
 
 class TileCache:

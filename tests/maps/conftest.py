@@ -50,8 +50,6 @@ def maps_client(maps_settings: Settings, demo_engine: Engine, demo_db: Connectio
 def busy_tile(demo_db: Connection) -> tuple[float, float]:
     """A point inside the densest part of the demo county (the centroid of the median parcel)."""
     row = demo_db.execute(
-        text(
-            "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(ST_Collect(geom)) c FROM parcel) q"
-        )
+        text("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(ST_Collect(geom)) c FROM parcel) q")
     ).one()
     return float(row[0]), float(row[1])

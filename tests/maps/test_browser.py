@@ -118,7 +118,9 @@ def test_map_popup_dossier_and_search(server: str, browser: object, demo_db: Con
         f"window.landgisMap.queryRenderedFeatures({{layers: ['{PARCEL_LAYER}']}}).length > 50",
         timeout=90_000,
     )
-    rendered = page.evaluate(f"new Set(window.landgisMap.queryRenderedFeatures({{layers: ['{PARCEL_LAYER}']}}).map(f => f.id)).size")
+    rendered = page.evaluate(
+        f"new Set(window.landgisMap.queryRenderedFeatures({{layers: ['{PARCEL_LAYER}']}}).map(f => f.id)).size"
+    )
     total = demo_db.execute(text("SELECT count(*) FROM parcel")).scalar_one()
     assert 50 < rendered <= total
     assert "尚未启用" in page.inner_text("#candidate-message")  # the evaluation module is not merged yet
@@ -154,10 +156,14 @@ def test_map_popup_dossier_and_search(server: str, browser: object, demo_db: Con
     tab_watch = Watch(tab, server)
     tab.goto(f"{server}/dossier/{clicked}")
     tab.wait_for_selector("body[data-ready='1']", timeout=30_000)
-    firms = demo_db.execute(
-        text("SELECT e.name FROM occupancy o JOIN enterprise e ON e.id = o.enterprise_id WHERE o.parcel_id = :i"),
-        {"i": clicked},
-    ).scalars().all()
+    firms = (
+        demo_db.execute(
+            text("SELECT e.name FROM occupancy o JOIN enterprise e ON e.id = o.enterprise_id WHERE o.parcel_id = :i"),
+            {"i": clicked},
+        )
+        .scalars()
+        .all()
+    )
     text_all = tab.inner_text("#dossier")
     assert zddm in tab.inner_text("#title")
     assert all(name in text_all for name in firms)
@@ -169,7 +175,9 @@ def test_map_popup_dossier_and_search(server: str, browser: object, demo_db: Con
     tab.close()
 
     # Search by 宗地代码 and jump to the hit.
-    code = demo_db.execute(text("SELECT zddm FROM parcel WHERE zddm IS NOT NULL ORDER BY zddm DESC LIMIT 1")).scalar_one()
+    code = demo_db.execute(
+        text("SELECT zddm FROM parcel WHERE zddm IS NOT NULL ORDER BY zddm DESC LIMIT 1")
+    ).scalar_one()
     page.fill("#search-input", code)
     page.click("#search-form button")
     page.wait_for_selector("#search-results li[data-parcel]")

@@ -20,7 +20,9 @@ from tests.maps.conftest import tile_of
 from tests.maps.mvt import decode
 
 LON, LAT = 120.6001, 30.0001
-SQUARE = f"MULTIPOLYGON((({LON} {LAT},{LON + 0.001} {LAT},{LON + 0.001} {LAT + 0.001},{LON} {LAT + 0.001},{LON} {LAT})))"
+SQUARE = (
+    f"MULTIPOLYGON((({LON} {LAT},{LON + 0.001} {LAT},{LON + 0.001} {LAT + 0.001},{LON} {LAT + 0.001},{LON} {LAT})))"
+)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +126,9 @@ def test_enterprise_figures_invalidate_the_mu_tax_layer(live: tuple[TestClient, 
         firm = conn.execute(text("INSERT INTO enterprise (name) VALUES ('测试企业') RETURNING id")).scalar_one()
         parcel = conn.execute(text("SELECT id FROM parcel")).scalar_one()
         conn.execute(text("INSERT INTO occupancy (enterprise_id, parcel_id) VALUES (:e, :p)"), {"e": firm, "p": parcel})
-        conn.execute(text("INSERT INTO enterprise_year (enterprise_id, year, tax_wan) VALUES (:e, 2024, 10)"), {"e": firm})
+        conn.execute(
+            text("INSERT INTO enterprise_year (enterprise_id, year, tax_wan) VALUES (:e, 2024, 10)"), {"e": firm}
+        )
         area_mu = conn.execute(text("SELECT area_mu FROM parcel")).scalar_one()
     try:
         x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)

@@ -10,15 +10,21 @@ from sqlalchemy import Connection, text
 
 
 def test_search_by_zddm_prefix_enterprise_and_address(maps_client: TestClient, demo_db: Connection) -> None:
-    pid, zddm, location = demo_db.execute(text("SELECT id, zddm, location FROM parcel WHERE zddm IS NOT NULL ORDER BY id LIMIT 1")).one()
+    pid, zddm, location = demo_db.execute(
+        text("SELECT id, zddm, location FROM parcel WHERE zddm IS NOT NULL ORDER BY id LIMIT 1")
+    ).one()
     hits = maps_client.get("/search", params={"q": zddm}).json()["results"]
     assert hits[0]["id"] == pid and hits[0]["matched"] == ["zddm"]
     prefix = maps_client.get("/search", params={"q": zddm[:14], "limit": 50}).json()["results"]
-    expected = demo_db.execute(text("SELECT count(*) FROM parcel WHERE zddm LIKE :p"), {"p": zddm[:14] + "%"}).scalar_one()
+    expected = demo_db.execute(
+        text("SELECT count(*) FROM parcel WHERE zddm LIKE :p"), {"p": zddm[:14] + "%"}
+    ).scalar_one()
     assert len(prefix) == min(expected, 50) and all(r["zddm"].startswith(zddm[:14]) for r in prefix)
 
     firm, firm_parcels = demo_db.execute(
-        text("SELECT e.name, array_agg(o.parcel_id) FROM enterprise e JOIN occupancy o ON o.enterprise_id = e.id GROUP BY e.name ORDER BY count(*) DESC, e.name LIMIT 1")
+        text(
+            "SELECT e.name, array_agg(o.parcel_id) FROM enterprise e JOIN occupancy o ON o.enterprise_id = e.id GROUP BY e.name ORDER BY count(*) DESC, e.name LIMIT 1"
+        )
     ).one()
     found = maps_client.get("/search", params={"q": firm}).json()["results"]
     assert set(firm_parcels) <= {r["id"] for r in found if "enterprise" in r["matched"]}
@@ -37,7 +43,9 @@ def test_search_escapes_like_wildcards(maps_client: TestClient) -> None:
     assert maps_client.get("/search", params={"q": "%%"}).json()["results"] == []
 
 
-def test_dossier_holds_attributes_enterprises_history_and_timeline(maps_client: TestClient, demo_db: Connection) -> None:
+def test_dossier_holds_attributes_enterprises_history_and_timeline(
+    maps_client: TestClient, demo_db: Connection
+) -> None:
     pid = demo_db.execute(
         text("SELECT parcel_id FROM occupancy GROUP BY parcel_id HAVING count(*) >= 2 ORDER BY parcel_id LIMIT 1")
     ).scalar_one()
@@ -91,5 +99,9 @@ def test_qr_code_is_an_svg_and_pages_are_served(maps_client: TestClient, demo_db
     assert "/vendor/chart.js/dist/chart.umd.js" in page and "https://" not in page
     home = maps_client.get("/map").text
     assert "/vendor/maplibre-gl/dist/maplibre-gl.js" in home and "https://" not in home
-    for asset in ("/vendor/chart.js/dist/chart.umd.js", "/vendor/maplibre-gl/dist/maplibre-gl.js", "/static/map/map.js"):
+    for asset in (
+        "/vendor/chart.js/dist/chart.umd.js",
+        "/vendor/maplibre-gl/dist/maplibre-gl.js",
+        "/static/map/map.js",
+    ):
         assert maps_client.get(asset).status_code == 200

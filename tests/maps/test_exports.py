@@ -10,7 +10,11 @@ from sqlalchemy import Connection, text
 
 def test_zone_export_is_standalone_and_holds_its_parcels(maps_client: TestClient, demo_db: Connection) -> None:
     zone_id, name = demo_db.execute(text("SELECT id, name FROM zone ORDER BY id LIMIT 1")).one()
-    codes = demo_db.execute(text("SELECT zddm FROM parcel WHERE zone_id = :z AND zddm IS NOT NULL"), {"z": zone_id}).scalars().all()
+    codes = (
+        demo_db.execute(text("SELECT zddm FROM parcel WHERE zone_id = :z AND zddm IS NOT NULL"), {"z": zone_id})
+        .scalars()
+        .all()
+    )
     response = maps_client.get(f"/exports/zones/{zone_id}/map.html")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     page = response.text

@@ -77,7 +77,7 @@ def test_bad_definition_names_the_file_and_field(change: dict[str, object], fiel
 
 def test_file_name_must_match_id_and_ids_are_unique(tmp_path: Path) -> None:
     write(tmp_path, "other.yaml", MINIMAL)
-    with pytest.raises(LayerDefinitionError, match="文件名应为 demo_parcels.yaml"):
+    with pytest.raises(LayerDefinitionError, match=r"文件名应为 demo_parcels\.yaml"):
         load_layers(tmp_path)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +37,10 @@ def test_cog_basemap_and_thematic_tiles(maps_client: TestClient, busy_tile: tupl
     assert rgba.shape[0] == 4 and (rgba[3] == 0).any() and (rgba[3] == 255).any()  # roads transparent, parcels painted
 
 
-def test_zonal_statistics_match_a_direct_read(
-    maps_client: TestClient, demo_db: Connection, raster_home: Path
-) -> None:
-    zone_id, geojson = demo_db.execute(text("SELECT id, ST_AsGeoJSON(ST_Transform(boundary, 3857))::json FROM zone ORDER BY id LIMIT 1")).one()
+def test_zonal_statistics_match_a_direct_read(maps_client: TestClient, demo_db: Connection, raster_home: Path) -> None:
+    zone_id, geojson = demo_db.execute(
+        text("SELECT id, ST_AsGeoJSON(ST_Transform(boundary, 3857))::json FROM zone ORDER BY id LIMIT 1")
+    ).one()
     stats = maps_client.get("/rasters/basemap_terrain/zonal", params={"zone_id": zone_id}).json()["statistics"]
     with rasterio.open(raster_home / "rasters" / "demo_dem.tif") as dataset:
         data = dataset.read(1)

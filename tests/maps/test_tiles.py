@@ -4,7 +4,6 @@ region scope and the statement timeout."""
 
 from __future__ import annotations
 
-import gzip
 import math
 from collections.abc import Iterator
 
@@ -43,7 +42,9 @@ def expected_mu_tax(db: Connection) -> dict[tuple[int, int], float]:
     from collections import defaultdict
 
     area = dict(db.execute(text("SELECT id, area_mu FROM parcel")).all())
-    occupancy = db.execute(text("SELECT enterprise_id, parcel_id, land_area_mu, valid_from, valid_to FROM occupancy")).all()
+    occupancy = db.execute(
+        text("SELECT enterprise_id, parcel_id, land_area_mu, valid_from, valid_to FROM occupancy")
+    ).all()
     taxes = db.execute(text("SELECT enterprise_id, year, tax_wan FROM enterprise_year WHERE tax_wan IS NOT NULL")).all()
     by_firm = defaultdict(list)
     for firm, parcel, land, start, end in occupancy:
@@ -51,7 +52,11 @@ def expected_mu_tax(db: Connection) -> dict[tuple[int, int], float]:
     totals: dict[tuple[int, int], float] = defaultdict(float)
     for firm, year, tax in taxes:
         first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
-        used = [(p, mu) for p, mu, start, end in by_firm[firm] if (start is None or start <= last) and (end is None or end >= first)]
+        used = [
+            (p, mu)
+            for p, mu, start, end in by_firm[firm]
+            if (start is None or start <= last) and (end is None or end >= first)
+        ]
         whole = sum(mu for _, mu in used)
         for parcel, mu in used:
             totals[(parcel, year)] += tax * mu / whole
@@ -76,7 +81,9 @@ def test_z14_tile_holds_exactly_the_parcels_it_covers(
     within_buffer = ids_intersecting(demo_db, 14, x, y, margin=64 / 4096 + 0.001)
     assert len(inside) > 20
     assert inside <= got <= within_buffer
-    statuses = dict(demo_db.execute(text("SELECT id, renewal_status FROM parcel WHERE id = ANY(:ids)"), {"ids": list(got)}).all())
+    statuses = dict(
+        demo_db.execute(text("SELECT id, renewal_status FROM parcel WHERE id = ANY(:ids)"), {"ids": list(got)}).all()
+    )
     for feature in layer.features:
         assert feature.properties == {"renewal_status": statuses[feature.id]}
         assert feature.type == 3  # polygon
@@ -147,7 +154,9 @@ def test_lookup_layer_carries_mu_tax_of_the_latest_or_requested_year(
         ("/tiles/parcels_status/14/0/0.mvt?crs=bd09", 400, "crs"),
     ],
 )
-def test_impossible_tiles_answer_4xx_with_a_message(maps_client: TestClient, path: str, status: int, words: str) -> None:
+def test_impossible_tiles_answer_4xx_with_a_message(
+    maps_client: TestClient, path: str, status: int, words: str
+) -> None:
     response = maps_client.get(path)
     assert response.status_code == status
     assert words in response.json()["detail"]
@@ -176,7 +185,9 @@ def test_invalid_geometries_do_not_break_a_tile(
 ) -> None:
     lon, lat = busy_tile
     x, y = tile_of(lon, lat, 16)
-    before = {f.id for f in get_tile(maps_client, f"/tiles/parcels_status/16/{x}/{y}.mvt?year=0")["parcels_status"].features}  # type: ignore[index]
+    before = {
+        f.id for f in get_tile(maps_client, f"/tiles/parcels_status/16/{x}/{y}.mvt?year=0")["parcels_status"].features
+    }  # type: ignore[index]
     d = 0.0004
     bowtie = f"MULTIPOLYGON((({lon} {lat},{lon + d} {lat + d},{lon + d} {lat},{lon} {lat + d},{lon} {lat})))"
     twice = (
@@ -194,7 +205,9 @@ def test_invalid_geometries_do_not_break_a_tile(
                 {"wkt": wkt},
             ).scalar_one()
         )
-    assert demo_db.execute(text("SELECT bool_or(NOT ST_IsValid(geom)) FROM parcel WHERE id = ANY(:i)"), {"i": ids}).scalar()
+    assert demo_db.execute(
+        text("SELECT bool_or(NOT ST_IsValid(geom)) FROM parcel WHERE id = ANY(:i)"), {"i": ids}
+    ).scalar()
     layer = get_tile(maps_client, f"/tiles/parcels_status/16/{x}/{y}.mvt")["parcels_status"]  # type: ignore[index]
     got = {f.id for f in layer.features}
     # The tile still holds every valid parcel and the bow-tie (drawn as its two triangles); the
@@ -275,7 +288,9 @@ def test_tilejson_style_and_ogc_metadata(maps_client: TestClient, demo_db: Conne
     assert tj["tilejson"] == "3.0.0"
     assert tj["tiles"] == ["http://testserver/tiles/parcels_status/{z}/{x}/{y}.mvt"]
     assert (tj["minzoom"], tj["maxzoom"]) == (11, 18)
-    extent = demo_db.execute(text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM parcel) q")).one()
+    extent = demo_db.execute(
+        text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM parcel) q")
+    ).one()
     assert tj["bounds"] == pytest.approx([float(v) for v in extent], abs=1e-5)
     assert tj["vector_layers"][0]["id"] == "parcels_status"
     style = maps_client.get("/styles/parcels_status.json").json()
