@@ -123,7 +123,14 @@ def raster_tile(request: Request, conn: Connection, maps: MapState, layer_id: st
         )
     media_type = RASTER_TYPES[fmt]
     if layer.cog is not None:
-        body = raster.cog_tile(maps.settings.home, layer, tile, fmt)
+        body = raster.cog_tile(
+            maps.settings.home,
+            layer,
+            tile,
+            fmt,
+            rescale=raster.parse_rescale(request.query_params.get("rescale")),
+            colormap=request.query_params.get("colormap"),
+        )
         return _respond(request, make_entry(body, 0, media_type, compress=False), 3600, cache_state="none")
     key = maps.tile_key(layer_id, fmt, tile.z, tile.x, tile.y, dict(request.query_params), _who(request))
     cached = key is not None and maps.cache.max_bytes > 0

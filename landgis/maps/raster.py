@@ -62,8 +62,31 @@ def _render(image: ImageData, rescale: tuple[float, float] | None, colormap: str
     return out
 
 
-def cog_tile(home: Path, layer: RasterLayer, tile: Tile, fmt: str) -> bytes:
-    """PNG/WebP bytes of ``tile`` from the layer's COG; empty bytes outside the raster."""
+def parse_rescale(value: str | None) -> tuple[float, float] | None:
+    """``"0,300"`` → (0.0, 300.0); InvalidInput naming the parameter otherwise."""
+    if value in (None, ""):
+        return None
+    parts = str(value).split(",")
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        raise InvalidInput(f"rescale 应为 最小值,最大值 (rescale must be min,max): {value!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise InvalidInput(f"rescale 的最小值应小于最大值 (rescale min must be below max): {value!r}")
+    return low, high
+
+
+def cog_tile(
+    home: Path,
+    layer: RasterLayer,
+    tile: Tile,
+    fmt: str,
+    *,
+    rescale: tuple[float, float] | None = None,
+    colormap: str | None = None,
+) -> bytes:
+    """PNG/WebP bytes of ``tile`` from the layer's COG (``rescale``/``colormap`` override the
+    layer's); empty bytes outside the raster."""
     assert layer.cog is not None
     path = cog_path(home, layer)
     if not path.is_file():
@@ -73,7 +96,7 @@ def cog_tile(home: Path, layer: RasterLayer, tile: Tile, fmt: str) -> bytes:
             image = reader.tile(tile.x, tile.y, tile.z, tilesize=TILE_SIZE, indexes=layer.cog.bands)
         except TileOutsideBounds:
             return b""
-    return _render(image, layer.cog.rescale, layer.cog.colormap, fmt)
+    return _render(image, rescale or layer.cog.rescale, colormap or layer.cog.colormap, fmt)
 
 
 # The version is read in the same statement (the same snapshot) as the parcels it is cached with.

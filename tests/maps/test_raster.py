@@ -29,6 +29,10 @@ def test_cog_basemap_and_thematic_tiles(maps_client: TestClient, busy_tile: tupl
         assert pixels.shape[1:] == (256, 256) and pixels[:3].std() > 0  # not a flat image
     webp = maps_client.get(f"/tiles/basemap_hillshade/13/{x}/{y}.webp")
     assert webp.headers["content-type"] == "image/webp"
+    grey = png_pixels(maps_client.get(f"/tiles/basemap_terrain/13/{x}/{y}.png?colormap=greys").content)
+    assert (grey[0] == grey[1]).all() and (grey[1] == grey[2]).all()  # a grey ramp: R = G = B
+    assert maps_client.get(f"/tiles/basemap_terrain/13/{x}/{y}.png?colormap=nope").status_code == 400
+    assert maps_client.get(f"/tiles/basemap_terrain/13/{x}/{y}.png?rescale=5,1").status_code == 400
     far_away = maps_client.get("/tiles/basemap_hillshade/13/0/0.png")
     assert far_away.status_code == 204
     thematic = maps_client.get(f"/tiles/mu_tax_density/13/{x}/{y}.png")

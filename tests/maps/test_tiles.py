@@ -318,3 +318,26 @@ def test_gcj02_tiles_are_shifted_by_about_half_a_kilometre(
     plain = get_tile(maps_client, f"/tiles/parcels_status/14/{x}/{y}.mvt")["parcels_status"]  # type: ignore[index]
     shifted = get_tile(maps_client, f"/tiles/parcels_status/14/{x}/{y}.mvt?crs=gcj02")["parcels_status"]  # type: ignore[index]
     assert {f.id for f in plain.features} != {f.id for f in shifted.features}
+
+
+def test_layer_list_offers_local_basemaps_and_optional_online_ones(
+    maps_client: TestClient, maps_settings: Settings, demo_engine: Engine, demo_db: Connection
+) -> None:
+    from tests.conftest import api_client
+
+    listing = maps_client.get("/maps/layers").json()
+    by_id = {layer["id"]: layer for layer in listing["layers"]}
+    assert by_id["parcels_status"]["available"] and by_id["parcels_status"]["visible"]
+    assert not by_id["plan_blocks"]["available"] and "v_plan_block" in by_id["plan_blocks"]["reason"]
+    assert [b["id"] for b in listing["basemaps"]] == ["basemap_hillshade", "basemap_terrain", "none"]
+    assert all(url.startswith("http://testserver/") for b in listing["basemaps"] for url in b["tiles"])
+
+    cfg = maps_settings.model_copy(update={"tianditu_key": "k123", "gcj02_basemap_url": "http://intranet/gd/{z}/{x}/{y}.png"})
+    clients = api_client(cfg, demo_engine, demo_db)
+    client = next(clients)
+    try:
+        basemaps = {b["id"]: b for b in client.get("/maps/layers").json()["basemaps"]}
+    finally:
+        clients.close()
+    assert "tk=k123" in basemaps["tianditu_vec"]["tiles"][0] and basemaps["tianditu_vec"]["crs"] == "wgs84"
+    assert basemaps["gcj02"]["crs"] == "gcj02"
