@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
-from landgis.db.engine import set_audit_context, set_scope
+from landgis.db.engine import set_request_context
 from landgis.settings import Settings
 
 
@@ -28,16 +28,18 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 
 def prepare_connection(conn: Connection, request: Request, settings: Settings) -> None:
     """Set what every query of a request runs under: timeout, audit context and region scope."""
-    conn.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(settings.statement_timeout_ms)})
-    set_audit_context(
+    # One round trip. Every query of the request runs under the caller's region scope
+    # (unrestricted until accounts exist); row-level security and scoped queries read it in the
+    # database. A route may shorten its timeout (map tiles) by setting
+    # request.state.statement_timeout_ms in a dependency declared before ConnDep.
+    set_request_context(
         conn,
+        statement_timeout_ms=getattr(request.state, "statement_timeout_ms", None) or settings.statement_timeout_ms,
         actor=getattr(request.state, "actor", None) or "anonymous",
         client_addr=request.client.host if request.client else None,
         request_id=getattr(request.state, "request_id", None),
+        region_codes=getattr(request.state, "region_scope", None),
     )
-    # Every query of the request runs under the caller's region scope (unrestricted until
-    # accounts exist); row-level security and scoped queries read it in the database.
-    set_scope(conn, getattr(request.state, "region_scope", None))
 
 
 def get_connection(request: Request, engine: EngineDep, settings: SettingsDep) -> Iterator[Connection]:

@@ -14,6 +14,7 @@ class Result:
     latencies_s: list[float] = field(default_factory=list)
     sizes: list[int] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    cache: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
     @property
@@ -27,7 +28,7 @@ class Result:
         return data[min(len(data) - 1, round(p / 100 * (len(data) - 1)))]
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int]:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int, str]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
@@ -36,21 +37,22 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int]:
         if ":" in line:
             k, v = line.split(":", 1)
             headers[k.strip().lower()] = v.strip()
+    cache = headers.get("x-tile-cache", "")
     if "content-length" in headers:
         n = int(headers["content-length"])
         if n:
             await reader.readexactly(n)
-        return status, n
+        return status, n, cache
     if headers.get("transfer-encoding") == "chunked":
         total = 0
         while True:
             size = int((await reader.readline()).strip(), 16)
             if size == 0:
                 await reader.readline()
-                return status, total
+                return status, total, cache
             await reader.readexactly(size + 2)
             total += size
-    return status, 0
+    return status, 0, cache
 
 
 async def _worker(host: str, port: int, queue: asyncio.Queue[str], result: Result, gzip: bool) -> None:
@@ -64,10 +66,12 @@ async def _worker(host: str, port: int, queue: asyncio.Queue[str], result: Resul
                 return
             start = time.perf_counter()
             writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n".encode())
-            status, size = await _read_response(reader)
+            status, size, cache = await _read_response(reader)
             result.latencies_s.append(time.perf_counter() - start)
             result.sizes.append(size)
             result.statuses[status] = result.statuses.get(status, 0) + 1
+            if cache:
+                result.cache[cache] = result.cache.get(cache, 0) + 1
     finally:
         writer.close()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, text
 
@@ -82,8 +82,12 @@ def _current_version(conn: Connection) -> int:
     return int(conn.execute(text("SELECT version FROM map_data_version WHERE id = 1")).scalar_one())
 
 
-def _set_timeout(conn: Connection, ms: int) -> None:
-    conn.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(ms)})
+def tile_timeout(request: Request) -> None:
+    """Tiles run under the (shorter) tile timeout: declared before ConnDep, which applies it."""
+    request.state.statement_timeout_ms = request.app.state.settings.tile_timeout_ms
+
+
+TileTimeout = Depends(tile_timeout)
 
 
 def vector_tile(request: Request, conn: Connection, maps: MapState, layer_id: str, tile: Tile) -> Response:
@@ -104,7 +108,6 @@ def vector_tile(request: Request, conn: Connection, maps: MapState, layer_id: st
                 entry = with_gzip(entry)
                 maps.cache.put(key, entry)
             return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="hit")
-    _set_timeout(conn, maps.settings.tile_timeout_ms)
     body, rendered = renderer.render(conn, tile, query, crs=crs)
     entry = make_entry(body, rendered, MVT, compress=gzip_ok)
     if cached:
@@ -138,7 +141,6 @@ def raster_tile(request: Request, conn: Connection, maps: MapState, layer_id: st
         entry = maps.cache.get(key, _current_version(conn))
         if entry is not None:
             return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="hit")
-    _set_timeout(conn, maps.settings.tile_timeout_ms)
     year = request.query_params.get("year")
     body, rendered = raster.thematic_tile(conn, layer, tile, fmt, year=int(year) if year and year.isdigit() else None)
     entry = make_entry(body, rendered, media_type, compress=False)
@@ -155,7 +157,18 @@ def raster_tile(request: Request, conn: Connection, maps: MapState, layer_id: st
     response_class=Response,
     responses={200: {"content": {MVT: {}, "image/png": {}}}, 204: {"description": "empty tile"}},
 )
-def tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, conn: ConnDep, maps: MapStateDep) -> Response:
+def tile(
+    request: Request,
+    layer: str,
+    z: str,
+    x: str,
+    y: str,
+    fmt: str,
+    _t: None = TileTimeout,
+    *,
+    conn: ConnDep,
+    maps: MapStateDep,
+) -> Response:
     t = _tile(z, x, y)
     if fmt in ("mvt", "pbf"):
         return vector_tile(request, conn, maps, layer, t)
@@ -381,7 +394,16 @@ def _check_tms(tms: str) -> None:
     response_class=Response,
 )
 def ogc_tile(
-    request: Request, collection_id: str, tms: str, z: str, x: str, y: str, conn: ConnDep, maps: MapStateDep
+    request: Request,
+    collection_id: str,
+    tms: str,
+    z: str,
+    x: str,
+    y: str,
+    _t: None = TileTimeout,
+    *,
+    conn: ConnDep,
+    maps: MapStateDep,
 ) -> Response:
     _check_tms(tms)
     t = _tile(z, x, y)
