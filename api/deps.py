@@ -12,12 +12,13 @@ from landgis.db.engine import set_request_context
 from landgis.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# Trivial dependencies are ``async``: FastAPI runs sync ones in the thread pool, a thread hop each.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 

@@ -123,7 +123,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[Mapping[str, object]]:
         state.close()
 
 
-def get_map_state(request: Request) -> MapState:
+async def get_map_state(request: Request) -> MapState:
     state: MapState = request.app.state.maps
     return state
 

@@ -302,8 +302,9 @@ def main() -> None:
 
         z14 = [f"/tiles/{LAYER}/{z}/{x}/{y}.mvt" for z, x, y in tile_sets[14]]
         cached_paths = [rng.choice(z14) for _ in range(args.cached)]
-        for _ in range(3):  # every tile into every worker's cache (connections stick to a worker)
-            httpload.run("127.0.0.1", ours_port, z14, concurrency=args.concurrency)
+        for _ in range(12):  # every tile into every worker's cache (connections stick to a worker)
+            if not httpload.run("127.0.0.1", ours_port, z14, concurrency=args.concurrency).cache.get("miss"):
+                break
         cached = httpload.run("127.0.0.1", ours_port, cached_paths, concurrency=args.concurrency)
         lines.append(row("landgis z14 (cached)", cached))
         lines.append(

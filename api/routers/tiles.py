@@ -82,7 +82,7 @@ def _current_version(conn: Connection) -> int:
     return int(conn.execute(text("SELECT version FROM map_data_version WHERE id = 1")).scalar_one())
 
 
-def tile_timeout(request: Request) -> None:
+async def tile_timeout(request: Request) -> None:
     """Tiles run under the (shorter) tile timeout: declared before ConnDep, which applies it."""
     request.state.statement_timeout_ms = request.app.state.settings.tile_timeout_ms
 

@@ -139,7 +139,9 @@ def build_query(layer: VectorLayer, level: ZoomLevel, *, shifted: bool = False) 
         else:
             where.append(f"(CAST(:p_{pname} AS {cast}) IS NULL OR s.{q(param.column)} = CAST(:p_{pname} AS {cast}))")
         names.append(pname)
-    limit = f" LIMIT {int(level.max_features)}" if level.max_features else ""
+    # LIMIT/OFFSET fence the subquery: inlined, the planner would run ST_AsMVTGeom twice per
+    # feature (once for the IS NOT NULL filter, once for the value).
+    limit = f" LIMIT {int(level.max_features)}" if level.max_features else " OFFSET 0"
 
     feature_id = ", 'id'" if src.id else ""
     features = f"SELECT {', '.join(columns)} FROM {q(src.relation)} s{joins} WHERE {' AND '.join(where)}{limit}"
