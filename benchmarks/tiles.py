@@ -272,6 +272,25 @@ def main() -> None:
         # One untimed pass so PostgreSQL's buffers are equally warm for everybody.
         for z in ZOOMS:
             raw_ceiling(engine, tile_sets[z], args.concurrency)
+        # Warm both servers on other tiles (z15, never measured): pooled connections opened, each
+        # database backend's PROJ set up, code paths loaded. Their caches stay cold for the runs.
+        warm = random_tiles(engine, 15, 16 * args.concurrency, rng)
+        for _ in range(2):
+            httpload.run(
+                "127.0.0.1",
+                ours_port,
+                [f"/tiles/{LAYER}/{z}/{x}/{y}.mvt" for z, x, y in warm],
+                concurrency=args.concurrency,
+            )
+            httpload.run(
+                "127.0.0.1",
+                tipg_port,
+                [
+                    f"/collections/public.parcel/tiles/WebMercatorQuad/{z}/{x}/{y}?properties={properties(z)}"
+                    for z, x, y in warm
+                ],
+                concurrency=args.concurrency,
+            )
 
         lines.append("| run | tiles | tiles/s | p50 ms | p99 ms | largest KB | statuses |")
         lines.append("|---|---:|---:|---:|---:|---:|---|")
