@@ -332,7 +332,9 @@ def test_layer_list_offers_local_basemaps_and_optional_online_ones(
     assert [b["id"] for b in listing["basemaps"]] == ["basemap_hillshade", "basemap_terrain", "none"]
     assert all(url.startswith("http://testserver/") for b in listing["basemaps"] for url in b["tiles"])
 
-    cfg = maps_settings.model_copy(update={"tianditu_key": "k123", "gcj02_basemap_url": "http://intranet/gd/{z}/{x}/{y}.png"})
+    cfg = maps_settings.model_copy(
+        update={"tianditu_key": "k123", "gcj02_basemap_url": "http://intranet/gd/{z}/{x}/{y}.png"}
+    )
     clients = api_client(cfg, demo_engine, demo_db)
     client = next(clients)
     try:
