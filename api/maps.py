@@ -20,7 +20,7 @@ from api.tilecache import ANONYMOUS
 from landgis.errors import NotFound
 from landgis.maps.cache import DataVersionListener, TileCache
 from landgis.maps.catalog import Catalog, check_catalog
-from landgis.maps.layers import LayerRegistry, RasterLayer, VectorLayer, load_layers
+from landgis.maps.layers import LayerDefinitionError, LayerRegistry, RasterLayer, VectorLayer, load_layers
 from landgis.maps.tiles import TileRenderer
 from landgis.settings import Settings
 
@@ -115,7 +115,11 @@ def build_state(settings: Settings, engine: Engine, *, listen: bool = True) -> M
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[Mapping[str, object]]:
-    state = build_state(app.state.settings, app.state.engine)
+    try:
+        state = build_state(app.state.settings, app.state.engine)
+    except LayerDefinitionError as exc:
+        log.error("start-up stopped: %s", exc.message)
+        raise
     app.state.maps = state
     try:
         yield {}

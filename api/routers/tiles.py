@@ -23,7 +23,7 @@ from landgis.maps import raster
 from landgis.maps.cache import CachedTile, make_entry, with_gzip
 from landgis.maps.layers import RasterLayer, VectorLayer
 from landgis.maps.styles import layer_style, layer_summary
-from landgis.maps.tiles import Tile, check_tile, check_zoom
+from landgis.maps.tiles import Tile, check_tile, check_zoom, parse_year
 
 router = APIRouter(tags=["tiles"], lifespan=lifespan)
 
@@ -141,8 +141,8 @@ def raster_tile(request: Request, conn: Connection, maps: MapState, layer_id: st
         entry = maps.cache.get(key, _current_version(conn))
         if entry is not None:
             return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="hit")
-    year = request.query_params.get("year")
-    body, rendered = raster.thematic_tile(conn, layer, tile, fmt, year=int(year) if year and year.isdigit() else None)
+    year = parse_year(request.query_params.get("year"))
+    body, rendered = raster.thematic_tile(conn, layer, tile, fmt, year=year)
     entry = make_entry(body, rendered, media_type, compress=False)
     if cached:
         if maps.listener is not None:

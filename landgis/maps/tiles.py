@@ -183,7 +183,7 @@ class TileRenderer:
             "tolerance": level.simplify_px * pixel_m,
         }
         if self.layer.source.lookup and self.layer.source.lookup.year:
-            values["year"] = _year(raw.get("year"))
+            values["year"] = parse_year(raw.get("year"))
         if shifted:
             lon, lat = tile.centre()
             values["dx"], values["dy"] = gcj02.offset(lon, lat)
@@ -212,7 +212,8 @@ class TileRenderer:
         return bytes(row.tile or b""), int(row.version)
 
 
-def _year(value: str | None) -> int | None:
+def parse_year(value: str | None) -> int | None:
+    """A ``?year=`` value (1990–2100), or None when absent; InvalidInput otherwise."""
     if value in (None, ""):
         return None
     try:
