@@ -40,15 +40,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(demo_engine: object, raster_home: Path) -> Iterator[str]:
-    """The service on the demo county behind a real uvicorn on a free port."""
-    from api.main import create_app
-
-    url = demo_engine.url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
-    settings = Settings(database_url=url, home=raster_home, pool_size=4)
+def serve(app: object) -> Iterator[str]:
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")  # type: ignore[arg-type]
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -60,6 +54,61 @@ def server(demo_engine: object, raster_home: Path) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(demo_engine: object, raster_home: Path) -> Iterator[str]:
+    """The service on the demo county behind a real uvicorn on a free port."""
+    from api.main import create_app
+
+    url = demo_engine.url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
+    yield from serve(create_app(Settings(database_url=url, home=raster_home, pool_size=4)))
+
+
+@pytest.fixture(scope="module")
+def server_with_candidates(demo_engine: object, raster_home: Path) -> Iterator[str]:
+    """The same, plus stand-ins for the evaluation module's candidate endpoints (the contract:
+    GET /candidates/presets; POST /candidates {preset, area, year, blocks} -> parcels, blocks, totals)."""
+    from fastapi import Body
+
+    from api.main import create_app
+
+    url = demo_engine.url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
+    app = create_app(Settings(database_url=url, home=raster_home, pool_size=4))
+
+    @app.get("/candidates/presets")
+    def presets() -> dict[str, object]:
+        return {"presets": [{"id": "huzhou", "title": "湖州“三低”企业"}, {"id": "changxing", "title": "长兴"}]}
+
+    @app.post("/candidates")
+    def candidates(body: dict[str, object] = Body(...)) -> dict[str, object]:
+        assert body["preset"] == "changxing" and body["year"] == 2023
+        with demo_engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(
+                text("SELECT id, area_mu, ST_AsGeoJSON(geom)::json AS g FROM parcel ORDER BY id LIMIT 6")
+            ).all()
+            block = conn.execute(
+                text("SELECT ST_AsGeoJSON(ST_Union(geom))::json FROM (SELECT geom FROM parcel ORDER BY id LIMIT 6) q")
+            ).scalar_one()
+        features = [
+            {"type": "Feature", "id": r.id, "geometry": r.g, "properties": {"reasons": ["亩均税收 < 5 万元/亩"]}}
+            for r in rows
+        ]
+        return {
+            "parcels": {"type": "FeatureCollection", "features": features},
+            "blocks": {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "geometry": block, "properties": {}}],
+            },
+            "totals": {
+                "count": len(rows),
+                "area_mu": sum(r.area_mu for r in rows),
+                "tax_wan": 123.4,
+                "value_added_wan": 567.8,
+            },
+        }
+
+    yield from serve(app)
 
 
 @pytest.fixture(scope="module")
@@ -186,5 +235,34 @@ def test_map_popup_dossier_and_search(server: str, browser: object, demo_db: Con
     first.click()
     page.wait_for_selector(f".popup >> text={code}", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "map-search.png"))
+    watch.check()
+    context.close()
+
+
+def test_candidate_panel_runs_a_preset_and_draws_the_result(
+    server_with_candidates: str, browser: object, demo_db: Connection
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    page = context.new_page()
+    watch = Watch(page, server_with_candidates)
+    page.goto(f"{server_with_candidates}/map")
+    page.wait_for_function("window.landgisMap && window.landgisMap.loaded()", timeout=90_000)
+    page.wait_for_selector("#candidate-preset option[value='changxing']", state="attached")
+    page.select_option("#candidate-preset", "changxing")
+    page.fill("#candidate-year", "2023")
+    page.click("#candidate-run")
+    page.wait_for_selector("#candidate-totals table")
+    totals = page.inner_text("#candidate-totals")
+    area = demo_db.execute(
+        text("SELECT sum(area_mu) FROM (SELECT area_mu FROM parcel ORDER BY id LIMIT 6) q")
+    ).scalar_one()
+    assert "6 宗" in totals and f"{area:,.2f}".rstrip("0").rstrip(".") in totals
+    assert "1 片" in totals and "123.4 万元" in totals
+    page.wait_for_function("window.landgisMap.loaded() && window.landgisMap.areTilesLoaded()", timeout=60_000)
+    drawn = page.evaluate(
+        "new Set(window.landgisMap.queryRenderedFeatures({layers: ['candidates-fill']}).map(f => f.id)).size"
+    )
+    assert drawn == 6  # the map zoomed to the candidates and draws all of them
+    page.screenshot(path=str(ARTIFACTS / "map-candidates.png"))
     watch.check()
     context.close()

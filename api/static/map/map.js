@@ -232,6 +232,18 @@
     document.getElementById("candidate-run").addEventListener("click", runCandidates);
   }
 
+  function extentOf(collection) {
+    var box = null;
+    function walk(c) {
+      if (typeof c[0] === "number") {
+        if (!box) box = [c[0], c[1], c[0], c[1]];
+        box = [Math.min(box[0], c[0]), Math.min(box[1], c[1]), Math.max(box[2], c[0]), Math.max(box[3], c[1])];
+      } else c.forEach(walk);
+    }
+    ((collection && collection.features) || []).forEach(function (f) { if (f.geometry) walk(f.geometry.coordinates); });
+    return box;
+  }
+
   function runCandidates() {
     var body = {
       preset: document.getElementById("candidate-preset").value,
@@ -265,12 +277,14 @@
       map.addLayer({ id: "candidates-fill", type: "fill", source: "candidates", paint: { "fill-color": "#d81b60", "fill-opacity": 0.5 } });
       map.addLayer({ id: "candidate-blocks-line", type: "line", source: "candidate-blocks", paint: { "line-color": "#6a1b9a", "line-width": 3 } });
     }
+    var box = extentOf(data.parcels);
+    if (box) map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: 60, maxZoom: 16, duration: 0 });
     var t = data.totals || {};
     var rows = [["候选宗地", fmt(t.count, 0) + " 宗"], ["面积", fmt(t.area_mu) + " 亩"], ["税收", fmt(t.tax_wan) + " 万元"], ["增加值", fmt(t.value_added_wan) + " 万元"],
       ["连片区块", fmt((data.blocks && data.blocks.features || []).length, 0) + " 片"]];
-    var box = document.getElementById("candidate-totals");
-    box.textContent = "";
-    box.appendChild(el("table", { class: "totals" }, rows.map(function (r) {
+    var panel = document.getElementById("candidate-totals");
+    panel.textContent = "";
+    panel.appendChild(el("table", { class: "totals" }, rows.map(function (r) {
       return el("tr", {}, [el("td", { text: r[0] }), el("td", { text: r[1] })]);
     })));
     candidateMessage("筛选完成。", true);
