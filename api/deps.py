@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, text
 
 from landgis.accounts import Principal, Role
 from landgis.accounts.tokens import principal_for_session, principal_for_token
-from landgis.db.engine import set_audit_context, set_scope
+from landgis.db.engine import set_request_context, set_scope
 from landgis.errors import NotAuthenticated, PermissionDenied
 from landgis.settings import Settings
 
@@ -45,12 +45,13 @@ PUBLIC_PATHS = frozenset({"/", "/health", "/docs", "/openapi.json", "/login", "/
 FORM_CSRF_PATHS = frozenset({"/logout"})
 
 
-def get_settings(request: Request) -> Settings:
+# Trivial dependencies are ``async``: FastAPI runs sync ones in the thread pool, a thread hop each.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
@@ -118,8 +119,11 @@ def check_csrf(request: Request, principal: Principal, sent: str | None) -> None
 
 
 def prepare_connection(conn: Connection, request: Request, settings: Settings) -> None:
-    """Set what every query of a request runs under: timeout, role, user, audit context, scope."""
-    conn.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(settings.statement_timeout_ms)})
+    """Set what every query of a request runs under: role, user, timeout, audit context, scope.
+
+    A route may shorten its timeout (map tiles) by setting ``request.state.statement_timeout_ms``
+    in a dependency declared before ``ConnDep``.
+    """
     conn.execute(text(f"SET LOCAL ROLE {APP_ROLE}"))  # a constant of ours, not user input
     set_scope(conn, [])  # nothing is visible until we know who asks
     principal = authenticate(conn, request)
@@ -129,13 +133,14 @@ def prepare_connection(conn: Connection, request: Request, settings: Settings) -
         request.state.region_scope = []
     else:
         request.state.region_scope = None if principal.region_scope is None else list(principal.region_scope)
-    set_audit_context(
+    set_request_context(
         conn,
+        statement_timeout_ms=getattr(request.state, "statement_timeout_ms", None) or settings.statement_timeout_ms,
         actor=request.state.actor,
         client_addr=request.client.host if request.client else None,
         request_id=getattr(request.state, "request_id", None),
+        region_codes=request.state.region_scope,
     )
-    set_scope(conn, request.state.region_scope)
 
 
 def get_connection(request: Request, engine: EngineDep, settings: SettingsDep) -> Iterator[Connection]:

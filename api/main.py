@@ -26,8 +26,10 @@ from api.routers import (
     auth,
     candidates,
     colours,
+    dossier,
     enterprises,
     evaluations,
+    exports,
     health,
     idle,
     land_codes,
@@ -38,9 +40,11 @@ from api.routers import (
     renewal,
     reports,
     standard,
+    tiles,
     totals,
     users,
 )
+from api.tilecache import TileCacheFront
 from landgis import __version__
 from landgis.db.engine import make_engine
 from landgis.settings import Settings, get_settings, project_root
@@ -50,7 +54,7 @@ log = logging.getLogger("landgis.api")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 #: npm packages whose files the service serves under /vendor/<package>/ (installed by `npm ci`).
-VENDOR_PACKAGES = ("swagger-ui-dist", "maplibre-gl")
+VENDOR_PACKAGES = ("swagger-ui-dist", "maplibre-gl", "chart.js", "leaflet")
 
 
 def vendor_dir() -> Path:
@@ -100,6 +104,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return response
 
     app.add_middleware(BodyLimit, default_max=cfg.max_body_bytes)
+    app.add_middleware(TileCacheFront)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router)
@@ -118,6 +123,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(candidates.router)
     app.include_router(plans.router)
     app.include_router(totals.router)
+    app.include_router(tiles.router)
+    app.include_router(dossier.router)
+    app.include_router(exports.router)
     openapi.install(app)
     _mount_assets(app)
 
@@ -133,7 +141,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/map")
 
     return app
 

@@ -57,8 +57,17 @@ class Settings(BaseSettings):
         default=None, description="Base URL users reach the service at (QR codes); unset: the request's own."
     )
     dossier_url_template: str = Field(
-        default="{base_url}/map/parcels/{parcel_id}",
+        default="{base_url}/dossier/{parcel_id}",
         description="What a land code's QR encodes; fields: base_url, parcel_id, land_code.",
+    )
+    # Maps (issue 5)
+    layers_dir: Path | None = Field(default=None, description="Map layer definitions; <checkout>/layers when unset.")
+    tile_cache_mb: int = Field(default=256, ge=0, description="Server-side tile cache per process, MB (0: off).")
+    tile_timeout_ms: int = Field(default=5_000, ge=50, description="Statement timeout of one tile.")
+    tile_max_age_s: int = Field(default=0, ge=0, description="Cache-Control max-age of tiles (0: revalidate).")
+    tianditu_key: str | None = Field(default=None, description="天地图 key; the web map offers 天地图 when set.")
+    gcj02_basemap_url: str | None = Field(
+        default=None, description="XYZ template of a GCJ-02 (Gaode-style) basemap; offered when set."
     )
 
     @property
@@ -68,6 +77,10 @@ class Settings(BaseSettings):
     @property
     def demo_dir(self) -> Path:
         return self.home / "demo"
+
+    @property
+    def layers_path(self) -> Path:
+        return self.layers_dir or project_root() / "layers"
 
 
 @lru_cache(maxsize=1)

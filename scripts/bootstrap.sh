@@ -50,7 +50,7 @@ fi
 # Node.js for the browser assets, and the test tools.
 packages=(postgresql-15 postgresql-15-postgis-3)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
-[ $WITH_TEST = 1 ] && packages+=(gdal-bin chromium)
+[ $WITH_TEST = 1 ] && packages+=(gdal-bin chromium fonts-wqy-microhei)
 apt_install "${packages[@]}"
 
 # --- the virtual environment, reinstalled only when pyproject.toml changes

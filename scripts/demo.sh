@@ -7,4 +7,5 @@ bash "$ROOT/scripts/bootstrap.sh"
 LANDGIS="$ROOT/.venv/bin/landgis"
 "$LANDGIS" db up
 "$LANDGIS" demo load "$@"
+"$LANDGIS" maps demo-raster   # the offline basemap (a synthetic terrain COG of the county)
 exec "$LANDGIS" serve --host "${LANDGIS_HOST:-127.0.0.1}" --port "${LANDGIS_PORT:-8000}"

@@ -1,6 +1,6 @@
 """一码管地: a land code's file (land, colour, renewal, enterprises, projects, 标准地) and its QR
 code, and printable QR sheets per zone. The QR encodes the dossier page
-(``LANDGIS_DOSSIER_URL_TEMPLATE``, default ``{base_url}/map/parcels/{parcel_id}``)."""
+(``LANDGIS_DOSSIER_URL_TEMPLATE``, default ``{base_url}/dossier/{parcel_id}``)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from landgis.cli import candidates, db, demo, evaluate, lifecycle, load, serve, users
+from landgis.cli import candidates, db, demo, evaluate, lifecycle, load, maps, serve, users
 
 app = typer.Typer(
     name="landgis",
@@ -34,6 +34,7 @@ app.add_typer(
     name="candidates",
     help="Inefficient-land candidates by preset or rules, blocks, plans and zone totals.",
 )
+app.add_typer(maps.app, name="maps", help="Map layers: check the definitions, make the demo rasters.")
 app.command("serve", help="Serve the web map and API (default http://127.0.0.1:8000).")(serve.serve)
 
 

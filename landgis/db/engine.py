@@ -83,8 +83,40 @@ def set_scope(conn: Connection, region_codes: list[str] | None) -> None:
     an empty list means nothing is visible. Unrestricted is written as ``*`` so that the
     service's database role, which sees nothing while the scope is unset, sees everything.
     """
-    value = "*" if region_codes is None else (",".join(region_codes) or "-")
-    conn.execute(text("SELECT set_config('landgis.scope', :scope, true)"), {"scope": value})
+    conn.execute(text("SELECT set_config('landgis.scope', :scope, true)"), {"scope": scope_setting(region_codes)})
+
+
+def scope_setting(region_codes: list[str] | None) -> str:
+    """The ``landgis.scope`` value for a scope: ``*`` unrestricted, ``-`` nothing, else the codes."""
+    return "*" if region_codes is None else (",".join(region_codes) or "-")
+
+
+def set_request_context(
+    conn: Connection,
+    *,
+    statement_timeout_ms: int,
+    actor: str,
+    client_addr: str | None,
+    request_id: str | None,
+    region_codes: list[str] | None,
+) -> None:
+    """``statement_timeout``, the audit context and the region scope of the current transaction,
+    in one round trip (what ``set_audit_context`` and ``set_scope`` set, for a web request)."""
+    scope = scope_setting(region_codes)
+    conn.execute(
+        text(
+            "SELECT set_config('statement_timeout', :ms, true), set_config('landgis.actor', :actor, true),"
+            " set_config('landgis.client_addr', :addr, true), set_config('landgis.request_id', :rid, true),"
+            " set_config('landgis.batch_id', '', true), set_config('landgis.scope', :scope, true)"
+        ),
+        {
+            "ms": str(statement_timeout_ms),
+            "actor": actor,
+            "addr": client_addr or "",
+            "rid": request_id or "",
+            "scope": scope,
+        },
+    )
 
 
 def server_versions(conn: Connection) -> dict[str, str]:

@@ -897,3 +897,15 @@ class PlanParcel(Base):
     value_added_wan: Mapped[float | None] = mapped_column(Float)
     mu_tax: Mapped[float | None] = mapped_column(Float)
     far: Mapped[float | None] = mapped_column(Float)
+
+
+class MapDataVersion(Base):
+    """One row: the version of the data the maps show, bumped by a trigger on every write to a
+    table a layer reads; part of every tile-cache key."""
+
+    __tablename__ = "map_data_version"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=text("1"))
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("1"))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)

@@ -51,8 +51,8 @@ def test_codes_are_normalised_and_checked() -> None:
     with pytest.raises(InvalidInput, match="地块码格式不符"):
         normalize_code("330699001001GI00042")
     assert (
-        dossier_url("{base_url}/map/parcels/{parcel_id}", base_url="http://gis.local/", parcel_id=7, land_code=ZDDM)
-        == "http://gis.local/map/parcels/7"
+        dossier_url("{base_url}/dossier/{parcel_id}", base_url="http://gis.local/", parcel_id=7, land_code=ZDDM)
+        == "http://gis.local/dossier/7"
     )
     with pytest.raises(InvalidInput, match="dossier_url_template"):
         dossier_url("{base}/x", base_url="http://a", parcel_id=1, land_code=ZDDM)
@@ -86,7 +86,7 @@ def test_qr_png_encodes_the_dossier_url(api: TestClient, land: Connection) -> No
     pid = add_parcel(land, zddm=ZDDM)
     response = api.get(f"/land-codes/{ZDDM}/qr.png")
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
-    expected_url = f"http://testserver/map/parcels/{pid}"
+    expected_url = f"http://testserver/dossier/{pid}"
     assert response.headers["x-qr-target"] == expected_url
     reference = segno.make_qr(expected_url, error="m")
     import io

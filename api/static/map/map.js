@@ -1,0 +1,336 @@
+/* The landgis web map: MapLibre GL JS over our own tiles; every request goes to this service. */
+(function () {
+  "use strict";
+
+  var ORDER = { "宗地": 2, "专题": 3, "方案": 4, "区域": 5 };
+  var state = { layers: [], basemaps: [], basemap: null, crs: "wgs84", map: null, popup: null };
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") node.textContent = attrs[k];
+      else if (k === "class") node.className = attrs[k];
+      else node.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { if (c) node.appendChild(c); });
+    return node;
+  }
+
+  function fmt(value, digits) {
+    if (value === null || value === undefined || value === "") return "—";
+    if (typeof value === "number") return value.toLocaleString("zh-CN", { maximumFractionDigits: digits === undefined ? 2 : digits });
+    return String(value);
+  }
+
+  function getJSON(url, options) {
+    return fetch(url, options).then(function (r) {
+      if (!r.ok) {
+        return r.json().catch(function () { return {}; }).then(function (body) {
+          var err = new Error(body.detail || ("HTTP " + r.status));
+          err.status = r.status;
+          throw err;
+        });
+      }
+      return r.json();
+    });
+  }
+
+  function tileUrls(source) {
+    if (state.crs !== "gcj02" || source.type !== "vector") return source.tiles;
+    return source.tiles.map(function (u) { return u + (u.indexOf("?") >= 0 ? "&" : "?") + "crs=gcj02"; });
+  }
+
+  function sortedLayers() {
+    return state.layers.filter(function (l) { return !l.basemap; }).sort(function (a, b) {
+      return (ORDER[a.group] || 9) - (ORDER[b.group] || 9);
+    });
+  }
+
+  function buildStyle() {
+    var style = { version: 8, sources: {}, layers: [{ id: "background", type: "background", paint: { "background-color": "#eef1f3" } }] };
+    state.basemaps.forEach(function (b) {
+      if (!b.tiles.length) return;
+      style.sources["basemap-" + b.id] = { type: "raster", tiles: b.tiles, tileSize: 256, maxzoom: 18 };
+      style.layers.push({ id: "basemap-" + b.id, type: "raster", source: "basemap-" + b.id,
+        layout: { visibility: b.id === state.basemap ? "visible" : "none" } });
+    });
+    sortedLayers().forEach(function (layer) {
+      if (!layer.available) return;
+      var src = Object.assign({}, layer.source);
+      src.tiles = tileUrls(layer.source);
+      if (layer.params && layer.params.length) return; // plan layers need a plan id: not on the base map
+      style.sources[layer.id] = src;
+      layer.style.forEach(function (s) {
+        var copy = JSON.parse(JSON.stringify(s));
+        copy.layout = Object.assign({}, copy.layout || {}, { visibility: layer.visible ? "visible" : "none" });
+        style.layers.push(copy);
+      });
+    });
+    return style;
+  }
+
+  function setLayerVisible(layer, visible) {
+    layer.visible = visible;
+    layer.style.forEach(function (s) {
+      if (state.map.getLayer(s.id)) state.map.setLayoutProperty(s.id, "visibility", visible ? "visible" : "none");
+    });
+    renderLegend();
+  }
+
+  function renderLayerList() {
+    var box = document.getElementById("layer-list");
+    box.textContent = "";
+    var groups = {};
+    sortedLayers().forEach(function (layer) {
+      (groups[layer.group] = groups[layer.group] || []).push(layer);
+    });
+    Object.keys(groups).forEach(function (g) {
+      var wrap = el("div", { class: "layer-group" }, [el("div", { class: "title", text: g })]);
+      groups[g].forEach(function (layer) {
+        var usable = layer.available && !(layer.params && layer.params.length);
+        var box = el("input", { type: "checkbox", "data-layer": layer.id });
+        box.checked = usable && layer.visible;
+        box.disabled = !usable;
+        box.addEventListener("change", function () { setLayerVisible(layer, box.checked); });
+        var label = el("label", { class: "layer-item" + (usable ? "" : " unavailable"), title: layer.description || "" },
+          [box, document.createTextNode(" " + layer.title)]);
+        if (!layer.available) label.appendChild(el("div", { class: "reason", text: "（暂不可用：" + layer.reason + "）" }));
+        else if (!usable) label.appendChild(el("div", { class: "reason", text: "（打开已保存方案时显示）" }));
+        wrap.appendChild(label);
+      });
+      box.appendChild(wrap);
+    });
+  }
+
+  function renderLegend() {
+    var box = document.getElementById("legend");
+    box.textContent = "";
+    sortedLayers().forEach(function (layer) {
+      if (!layer.visible || !layer.available || !layer.legend.length) return;
+      var block = el("div", { class: "legend-block" }, [el("div", { class: "name", text: layer.title })]);
+      layer.legend.forEach(function (item) {
+        var sw = el("span", { class: "swatch" });
+        sw.style.background = item.color;
+        block.appendChild(el("div", { class: "legend-row" }, [sw, el("span", { text: item.label })]));
+      });
+      box.appendChild(block);
+    });
+  }
+
+  function renderBasemaps() {
+    var select = document.getElementById("basemap-select");
+    state.basemaps.forEach(function (b) {
+      var opt = el("option", { value: b.id, text: b.title });
+      select.appendChild(opt);
+    });
+    select.value = state.basemap;
+    select.addEventListener("change", function () { chooseBasemap(select.value); });
+  }
+
+  function chooseBasemap(id) {
+    var map = state.map;
+    state.basemaps.forEach(function (b) {
+      if (map.getLayer("basemap-" + b.id)) map.setLayoutProperty("basemap-" + b.id, "visibility", b.id === id ? "visible" : "none");
+    });
+    state.basemap = id;
+    var chosen = state.basemaps.filter(function (b) { return b.id === id; })[0];
+    var crs = chosen ? chosen.crs : "wgs84";
+    if (crs !== state.crs) {
+      // GCJ-02 basemaps: our vector tiles are shifted at the edge (?crs=gcj02), the data are not.
+      state.crs = crs;
+      sortedLayers().forEach(function (layer) {
+        var src = map.getSource(layer.id);
+        if (src && src.setTiles) src.setTiles(tileUrls(layer.source));
+      });
+    }
+  }
+
+  function popupHtml(d) {
+    var p = d.parcel;
+    var latest = d.mu_by_year.length ? d.mu_by_year[d.mu_by_year.length - 1] : null;
+    var rows = [
+      ["宗地代码", p.zddm || p.zddm_raw],
+      ["坐落", p.location],
+      ["权利人", p.right_holder],
+      ["面积", fmt(p.area_mu) + " 亩"],
+      ["容积率", fmt(p.far)],
+      ["更新状态", p.renewal_status_label || p.renewal_status],
+      ["企业数", d.enterprises.length],
+      ["亩均税收", latest ? fmt(latest.mu_tax) + " 万元/亩（" + latest.year + "年）" : "—"],
+      ["亩均增加值", latest ? fmt(latest.mu_value_added) + " 万元/亩" : "—"]
+    ];
+    var table = el("table", {}, rows.map(function (r) {
+      return el("tr", {}, [el("td", { text: r[0] }), el("td", { text: fmt(r[1]) })]);
+    }));
+    var link = el("a", { href: "/dossier/" + p.id, target: "_blank", class: "dossier-link", text: "查看一宗一档 →" });
+    return el("div", { class: "popup" }, [el("h3", { text: "宗地 " + (p.zddm || p.id) }), table, link]);
+  }
+
+  function showParcel(id, lngLat) {
+    return getJSON("/parcels/" + id + "/dossier").then(function (d) {
+      if (state.popup) state.popup.remove();
+      var at = lngLat || d.centre;
+      state.popup = new maplibregl.Popup({ maxWidth: "320px" }).setLngLat(at).setDOMContent(popupHtml(d)).addTo(state.map);
+      return d;
+    }).catch(function (err) { alert("无法读取宗地信息：" + err.message); });
+  }
+
+  function clickableLayers() {
+    var ids = [];
+    sortedLayers().forEach(function (layer) {
+      if (layer.group !== "宗地" || !layer.available) return;
+      layer.style.forEach(function (s) { if (s.type === "fill" && state.map.getLayer(s.id)) ids.push(s.id); });
+    });
+    return ids;
+  }
+
+  function runSearch(q) {
+    var list = document.getElementById("search-results");
+    list.textContent = "";
+    getJSON("/search?q=" + encodeURIComponent(q)).then(function (data) {
+      if (!data.results.length) { list.appendChild(el("li", { text: "没有找到匹配的宗地" })); return; }
+      data.results.forEach(function (r) {
+        var li = el("li", { "data-parcel": r.id }, [
+          el("div", { class: "code", text: r.zddm || r.zddm_raw || ("#" + r.id) }),
+          el("div", { text: r.location || "" }),
+          el("div", { class: "meta", text: (r.enterprises || r.right_holder || "") + " · " + fmt(r.area_mu) + " 亩 · " + r.renewal_status_label })
+        ]);
+        li.addEventListener("click", function () {
+          state.map.fitBounds([[r.bbox[0], r.bbox[1]], [r.bbox[2], r.bbox[3]]], { padding: 80, maxZoom: 17, duration: 0 });
+          showParcel(r.id, [r.lon, r.lat]);
+        });
+        list.appendChild(li);
+      });
+    }).catch(function (err) { list.appendChild(el("li", { text: err.message })); });
+  }
+
+  // --- candidate selection (POST /candidates; the evaluation module provides it) -------------
+  function candidateMessage(text, ok) {
+    var m = document.getElementById("candidate-message");
+    m.textContent = text;
+    m.className = "message" + (ok ? " ok" : "");
+  }
+
+  function initCandidates() {
+    var select = document.getElementById("candidate-preset");
+    fetch("/candidates/presets").then(function (r) {
+      if (r.status === 404) throw new Error("unavailable");
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.json();
+    }).then(function (data) {
+      var presets = Array.isArray(data) ? data : (data.presets || []);
+      presets.forEach(function (p) {
+        var id = typeof p === "string" ? p : (p.id || p.name);
+        select.appendChild(el("option", { value: id, text: (p.title || p.label || p.name || id) }));
+      });
+    }).catch(function (err) {
+      document.getElementById("candidate-run").disabled = true;
+      candidateMessage(err.message === "unavailable"
+        ? "候选筛选服务尚未启用（亩均评价模块未部署）。"
+        : "无法读取筛选规则：" + err.message, false);
+    });
+    document.getElementById("candidate-run").addEventListener("click", runCandidates);
+  }
+
+  function extentOf(collection) {
+    var box = null;
+    function walk(c) {
+      if (typeof c[0] === "number") {
+        if (!box) box = [c[0], c[1], c[0], c[1]];
+        box = [Math.min(box[0], c[0]), Math.min(box[1], c[1]), Math.max(box[2], c[0]), Math.max(box[3], c[1])];
+      } else c.forEach(walk);
+    }
+    ((collection && collection.features) || []).forEach(function (f) { if (f.geometry) walk(f.geometry.coordinates); });
+    return box;
+  }
+
+  function runCandidates() {
+    var body = {
+      preset: document.getElementById("candidate-preset").value,
+      year: parseInt(document.getElementById("candidate-year").value, 10),
+      area: document.getElementById("candidate-area").value || null,
+      blocks: {
+        distance_m: parseFloat(document.getElementById("candidate-distance").value),
+        min_block_mu: parseFloat(document.getElementById("candidate-min-mu").value)
+      }
+    };
+    candidateMessage("正在筛选…", true);
+    fetch("/candidates", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+      .then(function (r) {
+        if (r.status === 404) throw new Error("候选筛选服务尚未启用（亩均评价模块未部署）。");
+        return r.json().then(function (data) {
+          if (!r.ok) throw new Error(data.detail || ("HTTP " + r.status));
+          return data;
+        });
+      })
+      .then(showCandidates)
+      .catch(function (err) { candidateMessage(err.message, false); });
+  }
+
+  function showCandidates(data) {
+    var map = state.map;
+    [["candidates", data.parcels], ["candidate-blocks", data.blocks]].forEach(function (pair) {
+      var src = map.getSource(pair[0]);
+      if (src) src.setData(pair[1]); else map.addSource(pair[0], { type: "geojson", data: pair[1] });
+    });
+    if (!map.getLayer("candidates-fill")) {
+      map.addLayer({ id: "candidates-fill", type: "fill", source: "candidates", paint: { "fill-color": "#d81b60", "fill-opacity": 0.5 } });
+      map.addLayer({ id: "candidate-blocks-line", type: "line", source: "candidate-blocks", paint: { "line-color": "#6a1b9a", "line-width": 3 } });
+    }
+    var box = extentOf(data.parcels);
+    if (box) map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: 60, maxZoom: 16, duration: 0 });
+    var t = data.totals || {};
+    var rows = [["候选宗地", fmt(t.count, 0) + " 宗"], ["面积", fmt(t.area_mu) + " 亩"], ["税收", fmt(t.tax_wan) + " 万元"], ["增加值", fmt(t.value_added_wan) + " 万元"],
+      ["连片区块", fmt((data.blocks && data.blocks.features || []).length, 0) + " 片"]];
+    var panel = document.getElementById("candidate-totals");
+    panel.textContent = "";
+    panel.appendChild(el("table", { class: "totals" }, rows.map(function (r) {
+      return el("tr", {}, [el("td", { text: r[0] }), el("td", { text: r[1] })]);
+    })));
+    candidateMessage("筛选完成。", true);
+  }
+
+  function start(config, extent) {
+    state.layers = config.layers;
+    state.basemaps = config.basemaps;
+    state.basemap = (state.basemaps[0] || { id: "none" }).id;
+    var bounds = extent && extent.bounds ? [[extent.bounds[0], extent.bounds[1]], [extent.bounds[2], extent.bounds[3]]] : null;
+    var map = new maplibregl.Map({
+      container: "map",
+      style: buildStyle(),
+      bounds: bounds || undefined,
+      center: bounds ? undefined : [120.6, 30.0],
+      zoom: bounds ? undefined : 12,
+      fitBoundsOptions: { padding: 20 },
+      attributionControl: false,
+      localIdeographFontFamily: "sans-serif"
+    });
+    state.map = map;
+    window.landgisMap = map;
+    map.addControl(new maplibregl.NavigationControl(), "top-right");
+    map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
+    map.on("click", function (e) {
+      var hits = map.queryRenderedFeatures(e.point, { layers: clickableLayers() });
+      if (hits.length && hits[0].id !== undefined) showParcel(hits[0].id, e.lngLat);
+    });
+    map.on("mousemove", function (e) {
+      var hits = map.queryRenderedFeatures(e.point, { layers: clickableLayers() });
+      map.getCanvas().style.cursor = hits.length ? "pointer" : "";
+    });
+    renderBasemaps();
+    renderLayerList();
+    renderLegend();
+    initCandidates();
+    document.getElementById("search-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      var q = document.getElementById("search-input").value.trim();
+      if (q.length >= 2) runSearch(q);
+    });
+  }
+
+  Promise.all([
+    getJSON("/maps/layers"),
+    getJSON("/tiles/parcels_status/tilejson.json").catch(function () { return null; })
+  ]).then(function (res) { start(res[0], res[1]); })
+    .catch(function (err) { document.getElementById("map").textContent = "地图加载失败：" + err.message; });
+})();

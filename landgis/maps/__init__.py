@@ -1,0 +1,1 @@
+"""Maps: layer definitions, vector and raster tiles, the tile cache, parcel search and dossier."""

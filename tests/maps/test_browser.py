@@ -1,0 +1,268 @@
+"""The web map in headless Chromium (Debian's chromium, driven by Playwright; no browser is
+downloaded): open the demo county, wait for parcel tiles, click a parcel, open its dossier,
+search by 宗地代码; no request may leave the service and no JS error may happen. Screenshots go
+to test-artifacts/."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+from sqlalchemy import Connection, text
+
+from landgis.settings import Settings, project_root
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = project_root() / "test-artifacts"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-gl=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
+PARCEL_LAYER = "parcels_status_fill"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(app: object) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")  # type: ignore[arg-type]
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not srv.started:
+        assert time.monotonic() < deadline, "the service did not start"
+        assert thread.is_alive(), "the service failed to start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(demo_engine: object, raster_home: Path) -> Iterator[str]:
+    """The service on the demo county behind a real uvicorn on a free port."""
+    from api.main import create_app
+
+    url = demo_engine.url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
+    yield from serve(create_app(Settings(database_url=url, home=raster_home, pool_size=4)))
+
+
+@pytest.fixture(scope="module")
+def server_with_candidates(demo_engine: object, raster_home: Path) -> Iterator[str]:
+    """The same, plus stand-ins for the evaluation module's candidate endpoints (the contract:
+    GET /candidates/presets; POST /candidates {preset, area, year, blocks} -> parcels, blocks, totals)."""
+    from fastapi import Body
+
+    from api.main import create_app
+
+    url = demo_engine.url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
+    app = create_app(Settings(database_url=url, home=raster_home, pool_size=4))
+
+    @app.get("/candidates/presets")
+    def presets() -> dict[str, object]:
+        return {"presets": [{"id": "huzhou", "title": "湖州“三低”企业"}, {"id": "changxing", "title": "长兴"}]}
+
+    @app.post("/candidates")
+    def candidates(body: dict[str, object] = Body(...)) -> dict[str, object]:
+        assert body["preset"] == "changxing" and body["year"] == 2023
+        with demo_engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(
+                text("SELECT id, area_mu, ST_AsGeoJSON(geom)::json AS g FROM parcel ORDER BY id LIMIT 6")
+            ).all()
+            block = conn.execute(
+                text("SELECT ST_AsGeoJSON(ST_Union(geom))::json FROM (SELECT geom FROM parcel ORDER BY id LIMIT 6) q")
+            ).scalar_one()
+        features = [
+            {"type": "Feature", "id": r.id, "geometry": r.g, "properties": {"reasons": ["亩均税收 < 5 万元/亩"]}}
+            for r in rows
+        ]
+        return {
+            "parcels": {"type": "FeatureCollection", "features": features},
+            "blocks": {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "geometry": block, "properties": {}}],
+            },
+            "totals": {
+                "count": len(rows),
+                "area_mu": sum(r.area_mu for r in rows),
+                "tax_wan": 123.4,
+                "value_added_wan": 567.8,
+            },
+        }
+
+    yield from serve(app)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: run `bash scripts/bootstrap.sh --test`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+class Watch:
+    """Every request a page makes and every JS error it raises."""
+
+    def __init__(self, page: object, base: str) -> None:
+        self.base = urlsplit(base).netloc
+        self.foreign: list[str] = []
+        self.errors: list[str] = []
+        self.failed: list[str] = []
+        page.on("request", self._request)  # type: ignore[attr-defined]
+        page.on("pageerror", lambda e: self.errors.append(str(e)))  # type: ignore[attr-defined]
+        page.on("response", self._response)  # type: ignore[attr-defined]
+
+    def _request(self, request: object) -> None:
+        url = urlsplit(request.url)  # type: ignore[attr-defined]
+        if url.scheme in ("data", "blob") and (url.scheme == "data" or self.base in url.path):
+            return
+        if url.netloc != self.base:
+            self.foreign.append(request.url)  # type: ignore[attr-defined]
+
+    def _response(self, response: object) -> None:
+        status = response.status  # type: ignore[attr-defined]
+        path = urlsplit(response.url).path  # type: ignore[attr-defined]
+        # The candidate endpoints belong to the evaluation module; until it is merged they 404
+        # and the panel says so (asserted below).
+        if status >= 400 and not path.startswith("/candidates"):
+            self.failed.append(f"{status} {response.url}")  # type: ignore[attr-defined]
+
+    def check(self) -> None:
+        assert self.foreign == [], f"requests outside the service: {self.foreign}"
+        assert self.errors == [], f"JS errors: {self.errors}"
+        assert self.failed == [], f"failed requests: {self.failed}"
+
+
+def test_map_popup_dossier_and_search(server: str, browser: object, demo_db: Connection) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    page = context.new_page()
+    watch = Watch(page, server)
+    page.goto(f"{server}/map")
+    page.wait_for_function(
+        f"window.landgisMap && window.landgisMap.loaded() && "
+        f"window.landgisMap.queryRenderedFeatures({{layers: ['{PARCEL_LAYER}']}}).length > 50",
+        timeout=90_000,
+    )
+    rendered = page.evaluate(
+        f"new Set(window.landgisMap.queryRenderedFeatures({{layers: ['{PARCEL_LAYER}']}}).map(f => f.id)).size"
+    )
+    total = demo_db.execute(text("SELECT count(*) FROM parcel")).scalar_one()
+    assert 50 < rendered <= total
+    assert "尚未启用" in page.inner_text("#candidate-message")  # the evaluation module is not merged yet
+    assert page.locator("#legend").inner_text().count("认定低效") == 1
+    page.screenshot(path=str(ARTIFACTS / "map-county.png"))
+
+    # Click the parcel drawn at the centre of the map.
+    point = page.evaluate(
+        f"""(() => {{
+            const m = window.landgisMap, c = m.getCanvas();
+            const f = m.queryRenderedFeatures({{layers: ['{PARCEL_LAYER}']}})
+                .find(f => f.id !== undefined);
+            const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0];
+            const lon = ring.reduce((s, p) => s + p[0], 0) / ring.length, lat = ring.reduce((s, p) => s + p[1], 0) / ring.length;
+            m.jumpTo({{center: [lon, lat], zoom: 16}});
+            return {{id: f.id}};
+        }})()"""
+    )
+    page.wait_for_function("window.landgisMap.loaded() && window.landgisMap.areTilesLoaded()", timeout=60_000)
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector(".popup a.dossier-link", timeout=30_000)
+    clicked = int(page.get_attribute(".popup a.dossier-link", "href").rsplit("/", 1)[1])
+    zddm, area_mu = demo_db.execute(text("SELECT zddm, area_mu FROM parcel WHERE id = :i"), {"i": clicked}).one()
+    popup = page.inner_text(".popup")
+    assert zddm in popup and f"{area_mu:.2f}" in popup
+    assert point["id"] is not None
+    page.screenshot(path=str(ARTIFACTS / "map-popup.png"))
+
+    # The dossier of the clicked parcel (the popup's link opens it in a new tab).
+    assert page.get_attribute(".popup a.dossier-link", "target") == "_blank"
+    tab = context.new_page()
+    tab_watch = Watch(tab, server)
+    tab.goto(f"{server}/dossier/{clicked}")
+    tab.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    firms = (
+        demo_db.execute(
+            text("SELECT e.name FROM occupancy o JOIN enterprise e ON e.id = o.enterprise_id WHERE o.parcel_id = :i"),
+            {"i": clicked},
+        )
+        .scalars()
+        .all()
+    )
+    text_all = tab.inner_text("#dossier")
+    assert zddm in tab.inner_text("#title")
+    assert all(name in text_all for name in firms)
+    assert tab.locator("#enterprises canvas").count() == len(firms)
+    assert tab.evaluate("document.getElementById('qr').naturalWidth") > 0
+    assert "入库" in tab.inner_text("#timeline")
+    tab.screenshot(path=str(ARTIFACTS / "dossier.png"), full_page=True)
+    tab_watch.check()
+    tab.close()
+
+    # Search by 宗地代码 and jump to the hit.
+    code = demo_db.execute(
+        text("SELECT zddm FROM parcel WHERE zddm IS NOT NULL ORDER BY zddm DESC LIMIT 1")
+    ).scalar_one()
+    page.fill("#search-input", code)
+    page.click("#search-form button")
+    page.wait_for_selector("#search-results li[data-parcel]")
+    first = page.locator("#search-results li[data-parcel]").first
+    assert code in first.inner_text()
+    first.click()
+    page.wait_for_selector(f".popup >> text={code}", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "map-search.png"))
+    watch.check()
+    context.close()
+
+
+def test_candidate_panel_runs_a_preset_and_draws_the_result(
+    server_with_candidates: str, browser: object, demo_db: Connection
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    page = context.new_page()
+    watch = Watch(page, server_with_candidates)
+    page.goto(f"{server_with_candidates}/map")
+    page.wait_for_function("window.landgisMap && window.landgisMap.loaded()", timeout=90_000)
+    page.wait_for_selector("#candidate-preset option[value='changxing']", state="attached")
+    page.select_option("#candidate-preset", "changxing")
+    page.fill("#candidate-year", "2023")
+    page.click("#candidate-run")
+    page.wait_for_selector("#candidate-totals table")
+    totals = page.inner_text("#candidate-totals")
+    area = demo_db.execute(
+        text("SELECT sum(area_mu) FROM (SELECT area_mu FROM parcel ORDER BY id LIMIT 6) q")
+    ).scalar_one()
+    assert "6 宗" in totals and f"{area:,.2f}".rstrip("0").rstrip(".") in totals
+    assert "1 片" in totals and "123.4 万元" in totals
+    page.wait_for_function("window.landgisMap.loaded() && window.landgisMap.areTilesLoaded()", timeout=60_000)
+    drawn = page.evaluate(
+        "new Set(window.landgisMap.queryRenderedFeatures({layers: ['candidates-fill']}).map(f => f.id)).size"
+    )
+    assert drawn == 6  # the map zoomed to the candidates and draws all of them
+    page.screenshot(path=str(ARTIFACTS / "map-candidates.png"))
+    watch.check()
+    context.close()

@@ -1,0 +1,145 @@
+"""The tile cache against committed writes on a scratch database: repeated tiles come from the
+cache (front door for anonymous callers, the route for others), and any write to a table behind
+a layer makes the next tile fresh."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL
+
+from api.main import create_app
+from landgis.db import cluster, migrate
+from landgis.settings import Settings
+from tests.maps.conftest import tile_of
+from tests.maps.mvt import decode
+
+LON, LAT = 120.6001, 30.0001
+SQUARE = (
+    f"MULTIPOLYGON((({LON} {LAT},{LON + 0.001} {LAT},{LON + 0.001} {LAT + 0.001},{LON} {LAT + 0.001},{LON} {LAT})))"
+)
+
+
+@pytest.fixture(scope="module")
+def scratch(admin_url: URL) -> Iterator[Engine]:
+    name = "landgis_test_tile_cache"
+    cluster.drop_database(admin_url, name)
+    cluster.ensure_database(admin_url, name)
+    engine = create_engine(admin_url.set(database=name))
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO region (code, name, level) VALUES ('330699', '示范县', 3)"))
+        conn.execute(
+            text("INSERT INTO parcel (region_code, geom, zddm) VALUES ('330699', ST_GeomFromText(:w, 4490), :z)"),
+            {"w": SQUARE, "z": "330699001001GB00001"},
+        )
+    yield engine
+    engine.dispose()
+    cluster.drop_database(admin_url, name)
+
+
+@pytest.fixture
+def live(scratch: Engine, tmp_path: Path) -> Iterator[tuple[TestClient, Engine]]:
+    settings = Settings(database_url=scratch.url.render_as_string(hide_password=False), home=tmp_path)
+    with TestClient(create_app(settings)) as client:
+        yield client, scratch
+
+
+def version(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT version FROM map_data_version")).scalar_one())
+
+
+def set_status(engine: Engine, status: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE parcel SET renewal_status = :s"), {"s": status})
+
+
+def statuses(content: bytes) -> set[str]:
+    return {f.properties["renewal_status"] for f in decode(content)["parcels_status"].features}
+
+
+def wait_for_listener(client: TestClient, wanted: int) -> None:
+    maps = client.app.state.maps  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 5
+    while maps.version() != wanted and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert maps.version() == wanted
+
+
+def test_writes_bump_the_data_version(scratch: Engine) -> None:
+    before = version(scratch)
+    set_status(scratch, "planned")
+    assert version(scratch) == before + 1
+    with scratch.connect() as conn, conn.begin():
+        conn.execute(text("UPDATE parcel SET far = 1.0"))
+        conn.execute(text("UPDATE parcel SET far = 1.1"))
+        conn.rollback()
+    assert version(scratch) == before + 1  # a rolled-back write changes nothing
+
+
+def test_anonymous_tiles_come_from_the_front_door_until_a_write(live: tuple[TestClient, Engine]) -> None:
+    client, engine = live
+    set_status(engine, "normal")
+    wait_for_listener(client, version(engine))
+    x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
+    path = f"/tiles/parcels_status/16/{x}/{y}.mvt"
+    first = client.get(path)
+    assert first.headers["x-tile-cache"] == "miss" and statuses(first.content) == {"normal"}
+    second = client.get(path, headers={"accept-encoding": "gzip"})
+    assert second.headers["x-tile-cache"] == "hit"
+    assert second.headers["etag"] == first.headers["etag"] and second.content == first.content
+    assert client.get(path, headers={"if-none-match": first.headers["etag"]}).status_code == 304
+    assert client.get(path + "?unrelated=1").headers["x-tile-cache"] == "hit"  # cache busting is ignored
+
+    set_status(engine, "identified")
+    wait_for_listener(client, version(engine))
+    third = client.get(path)
+    assert third.headers["x-tile-cache"] == "miss"
+    assert statuses(third.content) == {"identified"}
+    assert third.headers["etag"] != first.headers["etag"]
+
+
+def test_the_route_never_serves_a_tile_older_than_the_callers_snapshot(live: tuple[TestClient, Engine]) -> None:
+    client, engine = live
+    x, y = tile_of(LON + 0.0005, LAT + 0.0005, 15)
+    path = f"/tiles/parcels_status/15/{x}/{y}.mvt"
+    signed = {"authorization": "Bearer someone"}
+    set_status(engine, "normal")
+    assert statuses(client.get(path, headers=signed).content) == {"normal"}
+    assert client.get(path, headers=signed).headers["x-tile-cache"] == "hit"
+    for status in ("planned", "in_progress", "freed"):
+        set_status(engine, status)  # and ask at once, without waiting for the notification
+        response = client.get(path, headers=signed)
+        assert response.headers["x-tile-cache"] == "miss"
+        assert statuses(response.content) == {status}
+
+
+def test_enterprise_figures_invalidate_the_mu_tax_layer(live: tuple[TestClient, Engine]) -> None:
+    client, engine = live
+    with engine.begin() as conn:
+        firm = conn.execute(text("INSERT INTO enterprise (name) VALUES ('测试企业') RETURNING id")).scalar_one()
+        parcel = conn.execute(text("SELECT id FROM parcel")).scalar_one()
+        conn.execute(text("INSERT INTO occupancy (enterprise_id, parcel_id) VALUES (:e, :p)"), {"e": firm, "p": parcel})
+        conn.execute(
+            text("INSERT INTO enterprise_year (enterprise_id, year, tax_wan) VALUES (:e, 2024, 10)"), {"e": firm}
+        )
+        area_mu = conn.execute(text("SELECT area_mu FROM parcel")).scalar_one()
+    try:
+        x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
+        path = f"/tiles/parcels_mu_tax/16/{x}/{y}.mvt"
+        signed = {"authorization": "Bearer someone"}
+        tile = decode(client.get(path, headers=signed).content)["parcels_mu_tax"]
+        assert tile.features[0].properties["mu_tax"] == pytest.approx(10 / area_mu)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE enterprise_year SET tax_wan = 30 WHERE enterprise_id = :e"), {"e": firm})
+        tile = decode(client.get(path, headers=signed).content)["parcels_mu_tax"]
+        assert tile.features[0].properties["mu_tax"] == pytest.approx(30 / area_mu)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM enterprise WHERE id = :e"), {"e": firm})
