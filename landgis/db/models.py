@@ -401,6 +401,8 @@ class AuditEvent(Base):
     target_id: Mapped[int | None] = mapped_column(BigInteger)
     region_code: Mapped[str | None] = mapped_column(String(12), comment="region of the target, for scoping")
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+
+
 # --------------------------------------------------------------------------- renewal life cycle
 # 腾笼换鸟 over the years: renewal events, 一码管地 colours, idle land and 五未, 标准地, projects.
 

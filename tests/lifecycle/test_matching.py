@@ -24,6 +24,7 @@ from sqlalchemy import Connection, text
 
 from landgis.errors import InvalidInput
 from landgis.lifecycle.matching import ProjectRequest, match
+from tests.conftest import ClientFactory
 from tests.lifecycle.conftest import add_enterprise, add_parcel, add_zone, occupy
 
 AS_OF = dt.date(2024, 7, 1)
@@ -144,7 +145,9 @@ def test_bad_requests_are_refused(land: Connection) -> None:
         match(land, ProjectRequest(area_min_mu=10, area_max_mu=20, industry_code="3311"))
 
 
-def test_matching_and_projects_api(api: TestClient, land: Connection, county: dict[str, int]) -> None:
+def test_matching_and_projects_api(
+    api: TestClient, land: Connection, county: dict[str, int], client_for: ClientFactory
+) -> None:
     body = {
         "area_min_mu": 20,
         "area_max_mu": 30,
@@ -161,8 +164,14 @@ def test_matching_and_projects_api(api: TestClient, land: Connection, county: di
     project = created.json()
     matches = api.get(f"/projects/{project['id']}/matches?as_of=2024-07-01").json()
     assert [c["score"] for c in matches["candidates"]] == [74.0, 70.0, 60.0, 50.0]
+    viewer = client_for("viewer", ["330699"])
+    assert viewer.get(f"/projects/{project['id']}").status_code == 200
+    assert viewer.post("/matching", json=body).status_code == 403
+    refused = viewer.post(f"/projects/{project['id']}/parcels", json={"parcel_ids": [county["P3"]]})
+    assert refused.status_code == 403
     linked = api.post(f"/projects/{project['id']}/parcels", json={"parcel_ids": [county["P3"]], "user": "招商局"})
     assert linked.status_code == 200 and linked.json()["status"] == "matched"
+    assert [p["linked_by"] for p in linked.json()["parcels"]] == ["lifecycle-admin"]
     dossier = api.get(
         f"/land-codes/{land.execute(text('SELECT land_code FROM parcel WHERE id = :p'), {'p': county['P3']}).scalar()}"
     ).json()
