@@ -33,7 +33,8 @@ async function call(method, url, body) {
 async function signedIn() {
   const me = await call("GET", "/auth/me");
   csrfToken = me.csrf_token;
-  document.getElementById("who").textContent = `经办人: ${me.display_name || me.username}`;
+  // steps are recorded as this user's (经办人)
+  document.getElementById("who").textContent = `当前用户: ${me.display_name || me.username} (${me.role_label})`;
   if (!WRITERS.includes(me.role)) {
     readOnly = true;
     for (const element of [...form.elements, document.getElementById("undo")]) element.disabled = true;
