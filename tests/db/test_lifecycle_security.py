@@ -352,3 +352,34 @@ def test_the_service_role_changes_a_status_only_through_the_workflow(db: Connect
     db.execute(text("RESET ROLE"))
     db.execute(text("UPDATE parcel SET renewal_status = 'planned' WHERE id = :id"), {"id": a})
     assert _status(db, a) == "planned"
+
+
+def test_a_project_is_seen_in_its_region_and_on_its_land_only(db: Connection, two_counties: TwoCounties) -> None:
+    a, b = two_counties.a, two_counties.b
+    db.execute(text("INSERT INTO region (code, name, level) VALUES ('330699', '丙县', 3)"))
+    city = db.execute(
+        text("INSERT INTO project (code, name, region_code) VALUES ('SX-1', '市级项目', '330600') RETURNING id")
+    ).scalar_one()
+    theirs = db.execute(
+        text("INSERT INTO project (code, name, region_code) VALUES ('B-1', '乙县项目', :r) RETURNING id"), {"r": b.code}
+    ).scalar_one()
+    db.execute(
+        text("INSERT INTO project_parcel (project_id, parcel_id) VALUES (:j, :p)"), {"j": city, "p": a.parcel_id}
+    )
+    visible = text("SELECT code FROM project ORDER BY code")
+    as_app(db, [a.code])
+    assert db.execute(visible).scalars().all() == ["SX-1"]  # on county A's land
+    as_app(db, ["330699"])
+    assert db.execute(visible).scalars().all() == []
+    # nobody places a project they cannot see, nor on land they cannot see
+    as_app(db, [a.code])
+    for project, parcel in ((theirs, a.parcel_id), (city, b.parcel_id)):
+        with db.begin_nested() as attempt:
+            with pytest.raises(ProgrammingError, match="row-level security"):
+                db.execute(
+                    text("INSERT INTO project_parcel (project_id, parcel_id) VALUES (:j, :p)"),
+                    {"j": project, "p": parcel},
+                )
+            attempt.rollback()
+    db.execute(text("RESET ROLE"))
+    assert db.execute(text("SELECT count(*) FROM project_parcel")).scalar_one() == 1

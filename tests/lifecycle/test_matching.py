@@ -178,3 +178,34 @@ def test_matching_and_projects_api(
     assert [p["code"] for p in dossier["projects"]] == ["XM-2024-01"]
     again = api.get(f"/projects/{project['id']}/matches?as_of=2024-07-01").json()
     assert [c["score"] for c in again["candidates"]] == [70.0, 60.0, 50.0]
+
+
+def test_a_city_project_on_county_land_is_seen_there_and_its_land_is_promised(
+    land: Connection, county: dict[str, int], client_for: ClientFactory
+) -> None:
+    """A project of 绍兴市 (330600) placed on a parcel of 示范县 (330699): the county's users see the
+    project and that its land is taken; the neighbouring county 330698 sees neither."""
+    project = land.execute(
+        text(
+            "INSERT INTO project (code, name, region_code, status, area_min_mu, area_max_mu)"
+            " VALUES ('SX-1', '市级重大项目', '330600', 'matched', 20, 30) RETURNING id"
+        )
+    ).scalar_one()
+    land.execute(
+        text("INSERT INTO project_parcel (project_id, parcel_id) VALUES (:j, :p)"), {"j": project, "p": county["P3"]}
+    )
+    county_officer = client_for("officer", ["330699"])
+    neighbour = client_for("officer", ["330698"])
+    assert [p["code"] for p in county_officer.get("/projects").json()] == ["SX-1"]
+    assert [p["parcel_id"] for p in county_officer.get(f"/projects/{project}").json()["parcels"]] == [county["P3"]]
+    body = {"area_min_mu": 20, "area_max_mu": 30, "far_min": 1.5, "as_of": "2024-07-01"}
+    candidates = county_officer.post("/matching", json=body).json()["candidates"]
+    assert candidates and all(county["P3"] not in c["parcel_ids"] for c in candidates)
+    assert neighbour.get("/projects").json() == []
+    assert neighbour.get(f"/projects/{project}").status_code == 404
+    # the county may place it on more of its land; nobody may place a project it cannot see
+    linked = county_officer.post(f"/projects/{project}/parcels", json={"parcel_ids": [county["P1"]]})
+    assert linked.status_code == 200
+    assert sorted(p["parcel_id"] for p in linked.json()["parcels"]) == sorted([county["P1"], county["P3"]])
+    other = add_parcel(land, 5000, 5000, region="330698")
+    assert neighbour.post(f"/projects/{project}/parcels", json={"parcel_ids": [other]}).status_code == 404

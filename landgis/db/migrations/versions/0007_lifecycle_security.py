@@ -27,8 +27,11 @@ def _parcel_visible(table: str) -> str:
     return f"EXISTS (SELECT 1 FROM parcel p WHERE p.id = {table}.parcel_id AND landgis_in_scope(p.region_code))"
 
 
-#: USING expression (and WITH CHECK) of each life-cycle table's scope policy. A row is visible
-#: when everything it points at is: its parcel, its agreement, its project or batch and parcel.
+#: USING expression (and WITH CHECK, unless CHECKS names another) of each life-cycle table's
+#: scope policy. A row is visible when what it points at is: its parcel, its agreement, its batch
+#: and parcel. A project is visible in its region and wherever it is placed on a visible parcel
+#: (as an enterprise is where it uses land), so that land promised to a city-level project shows
+#: as promised in the county; its placements are visible with their parcel.
 POLICIES = {
     "renewal_event": _parcel_visible("renewal_event"),
     "parcel_colour": _parcel_visible("parcel_colour"),
@@ -38,16 +41,23 @@ POLICIES = {
         "EXISTS (SELECT 1 FROM standard_agreement a WHERE a.id = standard_commitment.agreement_id)"
     ),
     "standard_review": "EXISTS (SELECT 1 FROM standard_agreement a WHERE a.id = standard_review.agreement_id)",
-    "project": "landgis_in_scope(region_code)",
-    "project_parcel": (
-        "EXISTS (SELECT 1 FROM project j WHERE j.id = project_parcel.project_id) AND "
-        + _parcel_visible("project_parcel")
+    "project": (
+        "landgis_in_scope(region_code) OR EXISTS (SELECT 1 FROM project_parcel l JOIN parcel p ON p.id = l.parcel_id"
+        " WHERE l.project_id = project.id AND landgis_in_scope(p.region_code))"
     ),
+    "project_parcel": _parcel_visible("project_parcel"),
     "land_approval_batch": "landgis_in_scope(region_code)",
     "land_approval_supply": (
         "EXISTS (SELECT 1 FROM land_approval_batch b WHERE b.id = land_approval_supply.batch_id) AND "
         + _parcel_visible("land_approval_supply")
     ),
+}
+
+#: WITH CHECK where it differs from USING: a project is placed only on a parcel and by a project
+#: that the writer can both see (landgis_project_visible in the .sql: a policy on project_parcel
+#: that queried project would recurse through project's own policy).
+CHECKS = {
+    "project_parcel": _parcel_visible("project_parcel") + " AND landgis_project_visible(project_id)",
 }
 
 #: Views of 0006 over scoped tables: evaluated with the rights of whoever queries them.
@@ -93,7 +103,7 @@ def _rls_up() -> str:
         parts += [
             f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;",
             f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY;",
-            f"CREATE POLICY {table}_scope ON {table} USING ({using});",
+            f"CREATE POLICY {table}_scope ON {table} USING ({using}) WITH CHECK ({CHECKS.get(table, using)});",
             # Fail closed: the service role sees nothing in a transaction whose scope was never set.
             f"CREATE POLICY {table}_scope_required ON {table} AS RESTRICTIVE TO {APP_ROLE}"
             " USING (landgis_setting('landgis.scope') IS NOT NULL);",
@@ -114,14 +124,14 @@ def _rls_down() -> str:
 
 
 def upgrade() -> None:
+    op.execute(_sql("0007_lifecycle_security.sql"))  # first: a policy calls landgis_project_visible
     op.execute(_rls_up())
     op.execute("\n".join(f"ALTER VIEW {v} SET (security_invoker = true);" for v in VIEWS))
     op.execute(GRANTS_UP)
-    op.execute(_sql("0007_lifecycle_security.sql"))
 
 
 def downgrade() -> None:
-    op.execute(_sql("0007_lifecycle_security_down.sql"))
     op.execute(GRANTS_DOWN)
     op.execute("\n".join(f"ALTER VIEW {v} RESET (security_invoker);" for v in VIEWS))
     op.execute(_rls_down())
+    op.execute(_sql("0007_lifecycle_security_down.sql"))

@@ -34,6 +34,21 @@ REVOKE EXECUTE ON FUNCTION landgis_refresh_parcel_colour(bigint[], date) FROM PU
 GRANT EXECUTE ON FUNCTION landgis_refresh_parcel_colour(bigint[], date) TO landgis_app;
 
 -- ---------------------------------------------------------------------------------------------
+-- Whether the caller may see project pid (its region is in scope, or it is placed on a parcel
+-- that is): the WITH CHECK of project_parcel's policy. SECURITY DEFINER because that policy may
+-- not query project itself (project's policy queries project_parcel: the planner would see a
+-- recursion); every check is therefore an explicit landgis_in_scope() of the caller's scope.
+CREATE FUNCTION landgis_project_visible(pid bigint) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT landgis_scope_unrestricted()
+      OR landgis_in_scope((SELECT j.region_code FROM project j WHERE j.id = pid))
+      OR EXISTS (SELECT 1 FROM project_parcel l JOIN parcel p ON p.id = l.parcel_id
+                 WHERE l.project_id = pid AND landgis_in_scope(p.region_code))
+$$;
+REVOKE EXECUTE ON FUNCTION landgis_project_visible(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION landgis_project_visible(bigint) TO landgis_app;
+
+-- ---------------------------------------------------------------------------------------------
 -- One way for the service to change a renewal status: the workflow, which writes the step (or
 -- marks it revoked) in renewal_event first and then the parcel. An update of renewal_status by
 -- the service role without the matching step of this transaction is refused, whatever code
