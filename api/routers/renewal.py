@@ -3,7 +3,7 @@
 ``POST /parcels/{id}/transitions`` takes a parcel one step (正常 → 认定低效 → 列入计划 → 整治中 →
 已腾出 → 已再供应 → 已投产 …) or answers 409 with the steps allowed instead. Reading is open to
 every signed-in user; steps and undo need the officer role, and are recorded as the signed-in
-user's (a name in the request body is not accepted).
+user's (a name sent in the request body is ignored).
 """
 
 from __future__ import annotations
