@@ -96,6 +96,8 @@ def main() -> None:
         n = conn.execute(text("SELECT count(*) FROM parcel")).scalar_one()
         ids = conn.execute(text("SELECT id FROM parcel ORDER BY id LIMIT :n"), {"n": args.sample}).scalars().all()
         one = ids[len(ids) // 2]
+        # the county of that parcel: the scope of the service-role measurements
+        scope = conn.execute(text("SELECT region_code FROM parcel WHERE id = :id"), {"id": one}).scalar_one()[:6]
         conn.commit()
 
         def full() -> None:
@@ -120,7 +122,6 @@ def main() -> None:
 
             return run
 
-        scope = conn.execute(text("SELECT region_code FROM parcel WHERE id = :id"), {"id": one}).scalar_one()[:6]
         single_app = as_service("SELECT landgis_refresh_parcel_colour(ARRAY[:id]::bigint[], current_date + 3)", id=one)
         full_app = as_service(
             "SELECT landgis_refresh_parcel_colour(NULL, current_date + 1)",
