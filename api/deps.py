@@ -13,7 +13,8 @@ Every request that touches the database gets one connection in one transaction
 
 Access is closed by default: the app-wide dependency ``require_user`` answers 401 for every route
 except those in ``PUBLIC_PATHS``. Routes say which roles they admit with ``OfficerDep``,
-``PlannerDep``, ``AdminDep`` (``UserDep``: any signed-in user).
+``PlannerDep``, ``AdminDep`` (``UserDep``: any signed-in user; ``PlannerOrOfficerDep``;
+``GlobalAdminDep``: an admin of every region, for settings that change every region's data).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from landgis.accounts import Principal, Role
 from landgis.accounts.tokens import principal_for_session, principal_for_token
 from landgis.db.engine import set_request_context, set_scope
 from landgis.errors import NotAuthenticated, PermissionDenied
+from landgis.lifecycle.workflow import Workflow, workflow_for
 from landgis.settings import Settings
 
 #: The database role every request runs as (created by migration 0005_accounts).
@@ -58,6 +60,14 @@ async def get_engine(request: Request) -> Engine:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def get_workflow(settings: SettingsDep) -> Workflow:
+    """The renewal workflow in force (``LANDGIS_WORKFLOW_FILE`` or the packaged default)."""
+    return workflow_for(settings.workflow_file)
+
+
+WorkflowDep = Annotated[Workflow, Depends(get_workflow)]
 
 
 def _credentials(request: Request) -> tuple[str, str] | None:
@@ -196,3 +206,15 @@ UserDep = Annotated[Principal, Depends(current_user)]
 OfficerDep = Annotated[Principal, Depends(requires(Role.OFFICER))]
 PlannerDep = Annotated[Principal, Depends(requires(Role.PLANNER))]
 AdminDep = Annotated[Principal, Depends(requires())]
+#: Placing projects on land (招商供地): planners and the officers who supply the land.
+PlannerOrOfficerDep = Annotated[Principal, Depends(requires(Role.PLANNER, Role.OFFICER))]
+
+
+def unrestricted_admin(principal: AdminDep) -> Principal:
+    """An administrator of every region: for settings that apply to every region's parcels."""
+    if not principal.unrestricted:
+        raise PermissionDenied("需要不限地区的管理员 (this needs an administrator of every region)")
+    return principal
+
+
+GlobalAdminDep = Annotated[Principal, Depends(unrestricted_admin)]

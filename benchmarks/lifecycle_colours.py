@@ -7,6 +7,9 @@
 - floor: raw PostGIS SQL writing one row per parcel (``CREATE TEMP TABLE AS SELECT`` from
   ``parcel``), the least any per-parcel materialisation costs.
 
+The one-parcel and full refreshes are also timed as the web service runs them: as the role
+``landgis_app`` with a region scope, under row-level security (revision 0007).
+
 Usage::
 
     python benchmarks/lifecycle_colours.py --parcels 100000 [--keep]
@@ -62,6 +65,7 @@ def prepare(parcels: int, keep: bool) -> Engine:
                     return engine
         except Exception:  # noqa: BLE001 - no database yet: build it
             pass
+        engine.dispose()  # the pooled connection dies with the database dropped below
     cluster.drop_database(admin, DB)
     cluster.ensure_database(admin, DB)
     migrate.upgrade(engine)
@@ -92,6 +96,8 @@ def main() -> None:
         n = conn.execute(text("SELECT count(*) FROM parcel")).scalar_one()
         ids = conn.execute(text("SELECT id FROM parcel ORDER BY id LIMIT :n"), {"n": args.sample}).scalars().all()
         one = ids[len(ids) // 2]
+        # the county of that parcel: the scope of the service-role measurements
+        scope = conn.execute(text("SELECT region_code FROM parcel WHERE id = :id"), {"id": one}).scalar_one()[:6]
         conn.commit()
 
         def full() -> None:
@@ -105,6 +111,22 @@ def main() -> None:
                 conn.execute(
                     text("SELECT landgis_refresh_parcel_colour(ARRAY[:id]::bigint[], current_date + 1)"), {"id": one}
                 )
+
+        def as_service(*statements: str, **params: object) -> Callable[[], None]:
+            def run() -> None:
+                with conn.begin():
+                    conn.execute(text("SET LOCAL ROLE landgis_app"))
+                    conn.execute(text("SELECT set_config('landgis.scope', :s, true)"), {"s": scope})
+                    for sql in statements:
+                        conn.execute(text(sql), params)
+
+            return run
+
+        single_app = as_service("SELECT landgis_refresh_parcel_colour(ARRAY[:id]::bigint[], current_date + 3)", id=one)
+        full_app = as_service(
+            "SELECT landgis_refresh_parcel_colour(NULL, current_date + 1)",
+            "SELECT landgis_refresh_parcel_colour(NULL, current_date)",
+        )
 
         def row_at_a_time() -> None:
             with conn.begin():
@@ -121,6 +143,8 @@ def main() -> None:
 
         full_s = timed(full) / 2
         single_s = timed(single, repeat=5)
+        single_app_s = timed(single_app, repeat=5)
+        full_app_s = timed(full_app) / 2
         row_s = timed(row_at_a_time, repeat=1) / len(ids) * n
         floor_s = timed(floor)
         colours = dict(conn.execute(text("SELECT colour, count(*) FROM parcel_colour GROUP BY 1")).all())
@@ -128,6 +152,8 @@ def main() -> None:
     print(f"parcels: {n:,}; colours: {colours}")
     print(f"set-based full refresh:            {full_s:8.2f} s  ({n / full_s:,.0f} parcels/s)")
     print(f"one parcel (a workflow step):      {single_s * 1000:8.1f} ms")
+    print(f"  as landgis_app, scope {scope}:    {single_app_s * 1000:8.1f} ms")
+    print(f"  full refresh as landgis_app:     {full_app_s:8.2f} s")
     print(f"row-at-a-time, scaled from {len(ids)}:   {row_s:8.2f} s  ({row_s / full_s:.0f}x the set-based refresh)")
     print(f"floor (CREATE TABLE AS, one row each): {floor_s:6.2f} s")
 

@@ -1,15 +1,17 @@
-"""闲置土地 (国土资源部令第53号), 五未 land, the deadline list, approval batches and progress reports."""
+"""闲置土地 (国土资源部令第53号), 五未 land, the deadline list, approval batches and progress reports.
+
+Lists are open to every signed-in user, in their region scope; recording an approval batch or a
+progress report needs the officer role and is recorded as the signed-in user's."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import ConnDep
-from api.routers.renewal import request_user
+from api.deps import ConnDep, OfficerDep, UserDep
 from landgis.lifecycle import idle
 
 router = APIRouter(tags=["闲置土地与五未 idle land"])
@@ -23,7 +25,7 @@ def _today(as_of: dt.date | None) -> dt.date:
 
 @router.get("/idle-land", summary="Idle land on a date (53号令): not started or halted 满一年, fee, 无偿收回")
 def idle_land(
-    conn: ConnDep, as_of: dt.date | None = None, zone_id: int | None = None, region: str | None = REGION
+    conn: ConnDep, user: UserDep, as_of: dt.date | None = None, zone_id: int | None = None, region: str | None = REGION
 ) -> list[dict[str, Any]]:
     return idle.idle_land(conn, as_of=_today(as_of), zone_id=zone_id, region=region)
 
@@ -31,6 +33,7 @@ def idle_land(
 @router.get("/wuwei", summary="五未 land: 批而未供, 供而未用, 用而未尽, 建而未投, 投而未达")
 def wuwei(
     conn: ConnDep,
+    user: UserDep,
     as_of: dt.date | None = None,
     zone_id: int | None = None,
     region: str | None = REGION,
@@ -42,6 +45,7 @@ def wuwei(
 @router.get("/deadlines", summary="What falls due in the next 30/90/180 days")
 def deadlines(
     conn: ConnDep,
+    user: UserDep,
     within: int = Query(180, ge=0, le=3650, description="days ahead"),
     as_of: dt.date | None = None,
     zone_id: int | None = None,
@@ -68,12 +72,16 @@ class BatchIn(BaseModel):
 
 
 @router.get("/land-approval-batches", summary="用地批次 with supplied and unsupplied 亩 (批而未供)")
-def list_batches(conn: ConnDep, as_of: dt.date | None = None, region: str | None = REGION) -> list[dict[str, Any]]:
+def list_batches(
+    conn: ConnDep, user: UserDep, as_of: dt.date | None = None, region: str | None = REGION
+) -> list[dict[str, Any]]:
     return idle.approval_batches(conn, as_of=_today(as_of), region=region)
 
 
-@router.post("/land-approval-batches", status_code=201, summary="Record a 用地批次 and the parcels supplied from it")
-def add_batch(body: BatchIn, conn: ConnDep) -> dict[str, Any]:
+@router.post(
+    "/land-approval-batches", status_code=201, summary="Record a 用地批次 and the parcels supplied from it (officer)"
+)
+def add_batch(body: BatchIn, conn: ConnDep, officer: OfficerDep) -> dict[str, Any]:
     return idle.add_approval_batch(
         conn,
         batch_no=body.batch_no,
@@ -96,16 +104,15 @@ class ProgressIn(BaseModel):
     halted_since: dt.date | None = Field(None, description="中止开发建设 since")
     delay_cause: str | None = Field(None, description="enterprise, government or force_majeure")
     note: str | None = None
-    user: str | None = None
 
 
-@router.post("/parcels/{parcel_id}/progress", status_code=201, summary="Record a development progress report")
-def add_progress(parcel_id: int, body: ProgressIn, request: Request, conn: ConnDep) -> dict[str, Any]:
+@router.post("/parcels/{parcel_id}/progress", status_code=201, summary="Record a development progress report (officer)")
+def add_progress(parcel_id: int, body: ProgressIn, conn: ConnDep, officer: OfficerDep) -> dict[str, Any]:
     return idle.record_progress(
         conn,
         parcel_id,
         report_date=body.report_date,
-        user=request_user(request, body.user),
+        user=officer.actor,
         developed_area_m2=body.developed_area_m2,
         planned_area_m2=body.planned_area_m2,
         invested_wan=body.invested_wan,

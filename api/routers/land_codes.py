@@ -1,6 +1,9 @@
 """一码管地: a land code's file (land, colour, renewal, enterprises, projects, 标准地) and its QR
 code, and printable QR sheets per zone. The QR encodes the dossier page
-(``LANDGIS_DOSSIER_URL_TEMPLATE``, default ``{base_url}/dossier/{parcel_id}``)."""
+(``LANDGIS_DOSSIER_URL_TEMPLATE``, default ``{base_url}/dossier/{parcel_id}``).
+
+Every route needs a signed-in user and answers only for parcels in the user's region scope (a
+code outside it is "not found", like one that does not exist)."""
 
 from __future__ import annotations
 
@@ -10,8 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import text
 
-from api.deps import ConnDep, SettingsDep
-from api.routers.renewal import WorkflowDep
+from api.deps import ConnDep, SettingsDep, UserDep, WorkflowDep
 from landgis.errors import NotFound
 from landgis.lifecycle import landcode
 from landgis.settings import Settings
@@ -36,7 +38,7 @@ def _qr_target(conn: ConnDep, settings: Settings, request: Request, parcel: dict
 
 
 @router.get("/land-codes/{code}", summary="The file of one land code (地块码档案)")
-def land_code_dossier(code: str, conn: ConnDep, workflow: WorkflowDep) -> dict[str, Any]:
+def land_code_dossier(code: str, conn: ConnDep, workflow: WorkflowDep, user: UserDep) -> dict[str, Any]:
     return landcode.dossier(conn, workflow, code)
 
 
@@ -52,6 +54,7 @@ def land_code_qr(
     request: Request,
     conn: ConnDep,
     settings: SettingsDep,
+    user: UserDep,
     scale: int = Query(6, ge=1, le=20, description="pixels per module (PNG)"),
 ) -> Response:
     parcel = landcode.parcel_by_code(conn, code)
@@ -70,6 +73,7 @@ def parcel_qr(
     request: Request,
     conn: ConnDep,
     settings: SettingsDep,
+    user: UserDep,
     scale: int = Query(6, ge=1, le=20),
 ) -> Response:
     row = (
@@ -100,6 +104,7 @@ def zone_qr_sheet(
     request: Request,
     conn: ConnDep,
     settings: SettingsDep,
+    user: UserDep,
     colour: str | None = Query(None, description="only parcels of this colour: red, yellow, green"),
 ) -> HTMLResponse:
     html = landcode.qr_sheet_html(

@@ -2,6 +2,10 @@
 
 Reads are open to every signed-in user; edits need the officer role (or admin). Everything runs
 under the caller's region scope: a parcel outside it answers 404, like one that does not exist.
+
+The renewal status changes only through the renewal workflow (``landgis.lifecycle.events``):
+``POST /parcels/{id}/status`` is a short form of ``POST /parcels/{id}/transitions`` and records
+the same step, change history and audit event; ``PATCH`` cannot touch the status.
 """
 
 from __future__ import annotations
@@ -9,15 +13,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ConnDep, OfficerDep, UserDep
+from api.deps import ConnDep, OfficerDep, UserDep, WorkflowDep
 from landgis import audit
 from landgis.errors import PreconditionFailed
 from landgis.geoinput import parse_bbox, parse_geojson
+from landgis.lifecycle import events
 from landgis.parcels import edit, query
-from landgis.parcels import status as statuses
 
 router = APIRouter(prefix="/parcels", tags=["parcels"])
 
@@ -142,10 +146,19 @@ class EditResult(BaseModel):
 
 
 class StatusChange(BaseModel):
+    """A step of the renewal workflow, in short: the target status and why. Steps that need more
+    (documents, a renewal mode, an area) take them here too; see ``GET /workflow``."""
+
     model_config = ConfigDict(extra="forbid")
 
     status: str = Field(max_length=32, examples=["identified"], description="one of /parcels/statuses")
     reason: str = Field(min_length=2, max_length=1000, examples=["2024年亩均税收低于3万元/亩, 经联审认定为低效用地"])
+    event_date: dt.date | None = Field(default=None, description="date the step took effect; default today")
+    documents: list[str] = Field(
+        default_factory=list, max_length=50, description="document references (文号), required by some steps"
+    )
+    renewal_mode: str | None = Field(default=None, max_length=32, description="改造方式 code, for steps that take one")
+    area_mu: float | None = Field(default=None, ge=0, le=1e6, description="area concerned in 亩 (partial steps)")
 
 
 class StatusResult(BaseModel):
@@ -153,6 +166,7 @@ class StatusResult(BaseModel):
     from_status: str
     to_status: str
     to_label: str
+    event_id: int = Field(description="the renewal_event recorded for the step")
 
 
 class StatusInfo(BaseModel):
@@ -256,19 +270,24 @@ def search_parcels(body: ParcelSearchBody, conn: ConnDep, user: UserDep) -> Parc
 @router.get(
     "/statuses", response_model=list[StatusInfo], summary="Renewal statuses, their labels and allowed next steps"
 )
-def renewal_statuses(user: UserDep) -> list[StatusInfo]:
+def renewal_statuses(user: UserDep, workflow: WorkflowDep) -> list[StatusInfo]:
     return [
-        StatusInfo(code=code, label=label, next=sorted(statuses.allowed_next(code)))
-        for code, label in statuses.STATUS_LABELS.items()
+        StatusInfo(code=code, label=label, next=[t.target for t in workflow.allowed_from(code)])
+        for code, label in workflow.states.items()
     ]
 
 
 @router.get("/{parcel_id}", response_model=ParcelDetail, summary="One parcel with its zone and enterprises (ETag)")
 def get_parcel(
-    parcel_id: ParcelId, conn: ConnDep, user: UserDep, response: Response, geometry: bool = False
+    parcel_id: ParcelId,
+    conn: ConnDep,
+    user: UserDep,
+    workflow: WorkflowDep,
+    response: Response,
+    geometry: bool = False,
 ) -> ParcelDetail:
     parcel = query.get_parcel(conn, parcel_id, geometry=geometry)
-    parcel["renewal_status_label"] = statuses.label(parcel["renewal_status"])
+    parcel["renewal_status_label"] = workflow.state_label(parcel["renewal_status"])
     response.headers["ETag"] = query.parcel_etag(conn, parcel_id)
     return ParcelDetail(**parcel)
 
@@ -294,12 +313,36 @@ def patch_parcel(
 
 
 @router.post(
-    "/{parcel_id}/status", response_model=StatusResult, summary="Change the renewal status, with a reason (officer)"
+    "/{parcel_id}/status",
+    response_model=StatusResult,
+    summary="Take the renewal workflow's step to a status, with a reason (officer)",
 )
-def change_status(parcel_id: ParcelId, body: StatusChange, conn: ConnDep, officer: OfficerDep) -> StatusResult:
-    step = edit.change_status(conn, parcel_id, body.status, body.reason)
+def change_status(
+    parcel_id: ParcelId,
+    body: StatusChange,
+    request: Request,
+    conn: ConnDep,
+    officer: OfficerDep,
+    workflow: WorkflowDep,
+) -> StatusResult:
+    step = events.TransitionRequest(
+        to_status=body.status,
+        event_date=body.event_date or dt.date.today(),
+        user=officer.actor,
+        renewal_mode=body.renewal_mode,
+        area_mu=body.area_mu,
+        documents=body.documents,
+        note=body.reason,
+    )
+    event = events.apply_transition(
+        conn, workflow, parcel_id, step, request_id=getattr(request.state, "request_id", None)
+    )
     return StatusResult(
-        id=parcel_id, from_status=step["from"], to_status=step["to"], to_label=statuses.label(step["to"])
+        id=parcel_id,
+        from_status=event["from_status"],
+        to_status=event["to_status"],
+        to_label=event["to_label"],
+        event_id=event["id"],
     )
 
 

@@ -1,16 +1,19 @@
 """Projects and matching: a land request returns ranked freed, vacant or idle parcels and blocks
-with the reasons for each rank; projects are placed on parcels (一码管地 link)."""
+with the reasons for each rank; projects are placed on parcels (一码管地 link).
+
+Project lists are open to every signed-in user, in their region scope; matching, recording a
+project and placing it on land need a planner or an officer (招商供地), and only ever see and
+use land in the caller's scope."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import ConnDep
-from api.routers.renewal import request_user
+from api.deps import ConnDep, PlannerOrOfficerDep, UserDep
 from landgis.lifecycle import projects
 from landgis.lifecycle.matching import ProjectRequest, match
 
@@ -55,21 +58,22 @@ class ProjectIn(MatchIn):
 
 class LinkIn(BaseModel):
     parcel_ids: list[int] = Field(min_length=1)
-    user: str | None = None
 
 
 @router.post("/matching", summary="Ranked freed, vacant or idle land for a project's request, with reasons")
-def matching(body: MatchIn, conn: ConnDep) -> dict[str, Any]:
+def matching(body: MatchIn, conn: ConnDep, planner: PlannerOrOfficerDep) -> dict[str, Any]:
     return match(conn, body.to_request(), as_of=body.as_of)
 
 
 @router.get("/projects", summary="Projects (招商项目) in a region")
-def list_projects(conn: ConnDep, region: str | None = Query(None, pattern=REGION_PATTERN)) -> list[dict[str, Any]]:
+def list_projects(
+    conn: ConnDep, user: UserDep, region: str | None = Query(None, pattern=REGION_PATTERN)
+) -> list[dict[str, Any]]:
     return projects.list_projects(conn, region=region)
 
 
-@router.post("/projects", status_code=201, summary="Record a project and its land request")
-def create_project(body: ProjectIn, conn: ConnDep) -> dict[str, Any]:
+@router.post("/projects", status_code=201, summary="Record a project and its land request (planner, officer)")
+def create_project(body: ProjectIn, conn: ConnDep, planner: PlannerOrOfficerDep) -> dict[str, Any]:
     return projects.create_project(
         conn,
         code=body.code,
@@ -82,19 +86,23 @@ def create_project(body: ProjectIn, conn: ConnDep) -> dict[str, Any]:
 
 
 @router.get("/projects/{project_id}", summary="A project with its parcels")
-def get_project(project_id: int, conn: ConnDep) -> dict[str, Any]:
+def get_project(project_id: int, conn: ConnDep, user: UserDep) -> dict[str, Any]:
     return projects.get_project(conn, project_id)
 
 
-@router.get("/projects/{project_id}/matches", summary="Ranked land for a stored project")
+@router.get("/projects/{project_id}/matches", summary="Ranked land for a stored project (planner, officer)")
 def project_matches(
-    project_id: int, conn: ConnDep, as_of: dt.date | None = None, limit: int = Query(20, ge=1, le=200)
+    project_id: int,
+    conn: ConnDep,
+    planner: PlannerOrOfficerDep,
+    as_of: dt.date | None = None,
+    limit: int = Query(20, ge=1, le=200),
 ) -> dict[str, Any]:
     request = projects.request_of(projects.get_project(conn, project_id))
     request.limit = limit
     return match(conn, request, as_of=as_of)
 
 
-@router.post("/projects/{project_id}/parcels", summary="Place a project on parcels (它们的地块码)")
-def link_parcels(project_id: int, body: LinkIn, request: Request, conn: ConnDep) -> dict[str, Any]:
-    return projects.link_parcels(conn, project_id, body.parcel_ids, user=request_user(request, body.user))
+@router.post("/projects/{project_id}/parcels", summary="Place a project on parcels (它们的地块码; planner, officer)")
+def link_parcels(project_id: int, body: LinkIn, conn: ConnDep, planner: PlannerOrOfficerDep) -> dict[str, Any]:
+    return projects.link_parcels(conn, project_id, body.parcel_ids, user=planner.actor)

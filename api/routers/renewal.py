@@ -1,39 +1,27 @@
 """Renewal workflow: the configured states and transitions, a parcel's steps, and taking a step.
 
 ``POST /parcels/{id}/transitions`` takes a parcel one step (正常 → 认定低效 → 列入计划 → 整治中 →
-已腾出 → 已再供应 → 已投产 …) or answers 409 with the steps allowed instead.
+已腾出 → 已再供应 → 已投产 …) or answers 409 with the steps allowed instead. Reading is open to
+every signed-in user; steps and undo need the officer role, and are recorded as the signed-in
+user's (a name sent in the request body is ignored).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from api.deps import ConnDep, SettingsDep
+from api.deps import ConnDep, OfficerDep, UserDep, WorkflowDep
 from landgis.lifecycle import events
-from landgis.lifecycle.workflow import Workflow, workflow_for
 
 router = APIRouter(tags=["renewal workflow 更新流程"])
 
 PAGE = Path(__file__).resolve().parent.parent / "static" / "lifecycle" / "workflow.html"
-
-
-def get_workflow(settings: SettingsDep) -> Workflow:
-    return workflow_for(settings.workflow_file)
-
-
-WorkflowDep = Annotated[Workflow, Depends(get_workflow)]
-
-
-def request_user(request: Request, given: str | None) -> str:
-    """Who acts: the signed-in user once accounts exist, else the name the client gives."""
-    actor = getattr(request.state, "actor", None)
-    return actor or (given or "").strip() or "anonymous"
 
 
 class TransitionIn(BaseModel):
@@ -44,13 +32,11 @@ class TransitionIn(BaseModel):
     documents: list[str] = Field(default_factory=list, description="document references, e.g. 县政办〔2024〕12号")
     note: str | None = None
     far_after: float | None = Field(default=None, description="new 容积率, for steps that record it")
-    user: str | None = Field(default=None, description="经办人 (until accounts exist)")
 
 
 class UndoIn(BaseModel):
     reason: str = Field(min_length=1, description="why the step is undone")
     event_id: int | None = Field(default=None, description="the latest event's id, as a guard")
-    user: str | None = None
 
 
 class EventOut(BaseModel):
@@ -102,19 +88,19 @@ class AllowedOut(BaseModel):
 
 
 @router.get("/workflow", summary="The renewal workflow: states, renewal modes, transitions")
-def get_workflow_config(workflow: WorkflowDep) -> dict[str, Any]:
+def get_workflow_config(workflow: WorkflowDep, user: UserDep) -> dict[str, Any]:
     return workflow.as_dict()
 
 
 @router.get("/parcels/{parcel_id}/transitions", response_model=HistoryOut, summary="A parcel's renewal steps")
-def list_transitions(parcel_id: int, conn: ConnDep, workflow: WorkflowDep) -> dict[str, Any]:
+def list_transitions(parcel_id: int, conn: ConnDep, workflow: WorkflowDep, user: UserDep) -> dict[str, Any]:
     return events.history(conn, workflow, parcel_id)
 
 
 @router.get(
     "/parcels/{parcel_id}/transitions/allowed", response_model=AllowedOut, summary="The steps a parcel may take now"
 )
-def allowed_transitions(parcel_id: int, conn: ConnDep, workflow: WorkflowDep) -> dict[str, Any]:
+def allowed_transitions(parcel_id: int, conn: ConnDep, workflow: WorkflowDep, user: UserDep) -> dict[str, Any]:
     return events.allowed_next(conn, workflow, parcel_id)
 
 
@@ -122,15 +108,15 @@ def allowed_transitions(parcel_id: int, conn: ConnDep, workflow: WorkflowDep) ->
     "/parcels/{parcel_id}/transitions",
     response_model=EventOut,
     status_code=201,
-    summary="Take a parcel one step (409 with the allowed steps when the step is not allowed)",
+    summary="Take a parcel one step (officer; 409 with the allowed steps when the step is not allowed)",
 )
 def post_transition(
-    parcel_id: int, body: TransitionIn, request: Request, conn: ConnDep, workflow: WorkflowDep
+    parcel_id: int, body: TransitionIn, request: Request, conn: ConnDep, workflow: WorkflowDep, officer: OfficerDep
 ) -> dict[str, Any]:
     step = events.TransitionRequest(
         to_status=body.to_status,
         event_date=body.event_date,
-        user=request_user(request, body.user),
+        user=officer.actor,
         renewal_mode=body.renewal_mode,
         area_mu=body.area_mu,
         documents=body.documents,
@@ -142,21 +128,25 @@ def post_transition(
     )
 
 
-@router.post("/parcels/{parcel_id}/transitions/undo", response_model=EventOut, summary="Undo a parcel's latest step")
+@router.post(
+    "/parcels/{parcel_id}/transitions/undo", response_model=EventOut, summary="Undo a parcel's latest step (officer)"
+)
 def undo_transition(
-    parcel_id: int, body: UndoIn, request: Request, conn: ConnDep, workflow: WorkflowDep
+    parcel_id: int, body: UndoIn, conn: ConnDep, workflow: WorkflowDep, officer: OfficerDep
 ) -> dict[str, Any]:
     return events.revoke_latest(
         conn,
         workflow,
         parcel_id,
-        user=request_user(request, body.user),
+        user=officer.actor,
         reason=body.reason,
         event_id=body.event_id,
     )
 
 
 @router.get("/lifecycle/parcels/{parcel_id}", include_in_schema=False)
-def workflow_page(parcel_id: int) -> FileResponse:
-    """A thin page to take a parcel through the workflow (the web map links here)."""
-    return FileResponse(PAGE)
+def workflow_page(parcel_id: int, user: UserDep) -> FileResponse:
+    """A thin page to take a parcel through the workflow (the web map links here). It holds no
+    data: its script reads and writes through the routes above with the session cookie, sending
+    the session's CSRF token (from ``GET /auth/me``) with every step."""
+    return FileResponse(PAGE, headers={"Cache-Control": "no-store"})

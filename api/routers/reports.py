@@ -10,8 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import ConnDep
-from api.routers.renewal import WorkflowDep
+from api.deps import ConnDep, UserDep, WorkflowDep
 from landgis.errors import InvalidInput
 from landgis.lifecycle import report
 
@@ -29,6 +28,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def progress_report(
     conn: ConnDep,
     workflow: WorkflowDep,
+    user: UserDep,
     year: int = Query(default_factory=lambda: dt.date.today().year - 1, ge=1990, le=2100),
     zone_id: int | None = None,
     region: str | None = Query(None, pattern=r"^\d{6}(\d{3}(\d{3})?)?$"),

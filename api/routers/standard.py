@@ -1,16 +1,18 @@
 """标准地: agreements with committed indicators and milestones, the 达产复核 check (shortfall per
-indicator) and recorded reviews with their outcome and action."""
+indicator) and recorded reviews with their outcome and action.
+
+Reading is open to every signed-in user, in their region scope; recording an agreement or a
+review needs the officer role (the reviewer is the signed-in user)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import ConnDep
-from api.routers.renewal import request_user
+from api.deps import ConnDep, OfficerDep, UserDep
 from landgis.lifecycle import standard
 
 router = APIRouter(tags=["标准地 standard land"])
@@ -40,11 +42,10 @@ class ReviewIn(BaseModel):
     action: str = Field("none", description="none, rectify, penalty, withdraw_incentives, recover_land, other")
     action_note: str | None = None
     penalty_wan: float | None = Field(None, ge=0)
-    reviewer: str | None = None
 
 
 @router.get("/standard/indicators", summary="The indicators a 标准地 agreement may commit to")
-def indicators() -> list[dict[str, Any]]:
+def indicators(user: UserDep) -> list[dict[str, Any]]:
     return [
         {"code": i.code, "label": i.label, "unit": i.unit, "comparator": i.comparator}
         for i in standard.INDICATORS.values()
@@ -54,14 +55,15 @@ def indicators() -> list[dict[str, Any]]:
 @router.get("/standard/agreements", summary="标准地 agreements of a zone or region with 达产复核 dates")
 def list_agreements(
     conn: ConnDep,
+    user: UserDep,
     zone_id: int | None = None,
     region: str | None = Query(None, pattern=r"^\d{6}(\d{3}(\d{3})?)?$"),
 ) -> list[dict[str, Any]]:
     return standard.list_agreements(conn, zone_id=zone_id, region=region)
 
 
-@router.post("/standard/agreements", status_code=201, summary="Record a parcel's 标准地 agreement")
-def create_agreement(body: AgreementIn, conn: ConnDep) -> dict[str, Any]:
+@router.post("/standard/agreements", status_code=201, summary="Record a parcel's 标准地 agreement (officer)")
+def create_agreement(body: AgreementIn, conn: ConnDep, officer: OfficerDep) -> dict[str, Any]:
     return standard.create_agreement(
         conn,
         parcel_id=body.parcel_id,
@@ -78,12 +80,12 @@ def create_agreement(body: AgreementIn, conn: ConnDep) -> dict[str, Any]:
 
 
 @router.get("/standard/agreements/{agreement_id}", summary="An agreement: commitments, milestones, reviews")
-def agreement(agreement_id: int, conn: ConnDep) -> dict[str, Any]:
+def agreement(agreement_id: int, conn: ConnDep, user: UserDep) -> dict[str, Any]:
     return standard.agreement_detail(conn, agreement_id)
 
 
 @router.get("/parcels/{parcel_id}/standard", summary="The 标准地 agreement of a parcel")
-def parcel_agreement(parcel_id: int, conn: ConnDep) -> dict[str, Any]:
+def parcel_agreement(parcel_id: int, conn: ConnDep, user: UserDep) -> dict[str, Any]:
     return standard.agreement_for_parcel(conn, parcel_id)
 
 
@@ -91,6 +93,7 @@ def parcel_agreement(parcel_id: int, conn: ConnDep) -> dict[str, Any]:
 def check(
     agreement_id: int,
     conn: ConnDep,
+    user: UserDep,
     year: int | None = Query(None, ge=1990, le=2100, description="figures year"),
 ) -> dict[str, Any]:
     return standard.check(conn, agreement_id, year=year)
@@ -99,14 +102,14 @@ def check(
 @router.post(
     "/standard/agreements/{agreement_id}/reviews",
     status_code=201,
-    summary="Record the 达产复核, its outcome and action",
+    summary="Record the 达产复核, its outcome and action (officer)",
 )
-def review(agreement_id: int, body: ReviewIn, request: Request, conn: ConnDep) -> dict[str, Any]:
+def review(agreement_id: int, body: ReviewIn, conn: ConnDep, officer: OfficerDep) -> dict[str, Any]:
     return standard.record_review(
         conn,
         agreement_id,
         reviewed_on=body.reviewed_on,
-        reviewer=request_user(request, body.reviewer),
+        reviewer=officer.actor,
         year=body.figures_year,
         overrides=body.overrides,
         action=body.action,

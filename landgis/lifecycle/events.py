@@ -1,5 +1,10 @@
 """Taking a parcel through its renewal: transitions checked against the workflow, written as a
-``renewal_event`` together with ``parcel.renewal_status`` in the caller's transaction.
+``renewal_event`` together with ``parcel.renewal_status`` and an audit event (``status_change``,
+``status_undo`` for an undo) in the caller's transaction.
+
+This is the only way the service changes a renewal status: ``POST /parcels/{id}/transitions``
+and ``POST /parcels/{id}/status`` both come here, and the database refuses an update of
+``renewal_status`` by the service role that has no matching step (revision 0007).
 
 Counting (fixed on each event from the workflow when it is written, so that a later change of
 configuration never rewrites past totals): an event's ``area_mu`` counts as 治理面积 when its
@@ -17,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from landgis import audit
 from landgis.errors import Conflict, InvalidInput, NotFound
 from landgis.lifecycle.workflow import Transition, Workflow
 
@@ -170,9 +176,10 @@ def apply_transition(
 ) -> dict[str, Any]:
     """Take parcel ``parcel_id`` (in the caller's scope) one step, or refuse with the reason.
 
-    Writes the ``renewal_event`` and the new ``parcel.renewal_status`` (and ``far`` when the step
-    records it) in the caller's transaction; the colour triggers and change history follow.
-    Areas are in 亩.
+    Writes the ``renewal_event``, the new ``parcel.renewal_status`` (and ``far`` when the step
+    records it) and a ``status_change`` audit event in the caller's transaction; the colour
+    triggers and change history follow. ``request.user`` is recorded as who acted: the
+    signed-in user for the service. Areas are in 亩.
     """
     today = today or dt.date.today()
     user = (request.user or "").strip()
@@ -257,6 +264,24 @@ def apply_transition(
         )
     elif t.source != t.target:
         conn.execute(text("UPDATE parcel SET renewal_status = :s WHERE id = :id"), {"s": t.target, "id": parcel_id})
+    audit.record(
+        conn,
+        "status_change",
+        target_table="parcel",
+        target_id=parcel_id,
+        region_code=parcel["region_code"],
+        details={
+            "from": t.source,
+            "to": t.target,
+            "event_id": row["id"],
+            "event_date": request.event_date.isoformat(),
+            "renewal_mode": mode,
+            "area_mu": row["area_mu"],
+            "documents": documents,
+            "reason": row["note"],
+            "recorded_by": user,
+        },
+    )
     return event_dict(row, workflow)
 
 
@@ -300,6 +325,20 @@ def revoke_latest(
         conn.execute(
             text("UPDATE parcel SET renewal_status = :s WHERE id = :id"), {"s": last["from_status"], "id": parcel_id}
         )
+    audit.record(
+        conn,
+        "status_undo",
+        target_table="parcel",
+        target_id=parcel_id,
+        region_code=parcel["region_code"],
+        details={
+            "from": last["to_status"],
+            "to": last["from_status"],
+            "event_id": last["id"],
+            "reason": reason,
+            "recorded_by": user,
+        },
+    )
     return event_dict(row, workflow)
 
 

@@ -246,6 +246,20 @@ def add_approval_batch(
         is None
     ):
         raise NotFound(f"行政区划 {region_code} 不存在或不在您的管辖范围内 (region not found)")
+    wanted = sorted({parcel_id for parcel_id, _, _ in supplies or []})
+    if wanted:
+        found = set(
+            conn.execute(
+                text(
+                    "SELECT id FROM parcel WHERE id IN (SELECT unnest(CAST(:ids AS bigint[])))"
+                    " AND landgis_in_scope(region_code)"
+                ),
+                {"ids": wanted},
+            ).scalars()
+        )
+        missing = [p for p in wanted if p not in found]
+        if missing:
+            raise NotFound(f"地块 {', '.join(map(str, missing))} 不存在或不在您的管辖范围内 (parcel not found)")
     batch_id = conn.execute(
         text(
             "INSERT INTO land_approval_batch (batch_no, approval_no, authority, approved_on, region_code,"

@@ -95,11 +95,11 @@ def create_project(
 
 
 def get_project(conn: Connection, project_id: int) -> dict[str, Any]:
-    row = (
-        conn.execute(text("SELECT * FROM project WHERE id = :id AND landgis_in_scope(region_code)"), {"id": project_id})
-        .mappings()
-        .first()
-    )
+    """A project with the parcels it is placed on, as far as the caller's scope reaches.
+
+    Row-level security decides which projects the caller sees: those of its regions, and those
+    placed on its parcels (a city-level project on county land), like enterprises."""
+    row = conn.execute(text("SELECT * FROM project WHERE id = :id"), {"id": project_id}).mappings().first()
     if row is None:
         raise NotFound(f"项目 {project_id} 不存在或不在您的管辖范围内 (project not found)")
     parcels = conn.execute(
@@ -114,11 +114,11 @@ def get_project(conn: Connection, project_id: int) -> dict[str, Any]:
 
 
 def list_projects(conn: Connection, *, region: str | None = None) -> list[dict[str, Any]]:
+    """Projects the caller sees (row-level security, as ``get_project``), newest first."""
     rows = conn.execute(
         text(
             "SELECT id, code, name, region_code, uscc, industry_code, area_min_mu, area_max_mu, status FROM project"
-            " WHERE landgis_in_scope(region_code)"
-            " AND (CAST(:region AS text) IS NULL OR starts_with(region_code, CAST(:region AS text)))"
+            " WHERE (CAST(:region AS text) IS NULL OR starts_with(region_code, CAST(:region AS text)))"
             " ORDER BY created_at DESC, id DESC"
         ),
         {"region": region},

@@ -1,9 +1,10 @@
-"""Edits to parcels: attributes, renewal status and occupancy.
+"""Edits to parcels: attributes and occupancy.
 
 Each edit checks its values, then writes in the caller's transaction; the change-history triggers
-record who, when, from where and the old and new values, and a status change also leaves an audit
-event with its reason. Row-level security makes a parcel outside the caller's scope "not found",
-and its WITH CHECK refuses to move a parcel into a region the caller does not hold.
+record who, when, from where and the old and new values. The renewal status is not an attribute:
+it changes only through the renewal workflow (``landgis.lifecycle.events``). Row-level security
+makes a parcel outside the caller's scope "not found", and its WITH CHECK refuses to move a
+parcel into a region the caller does not hold.
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
-from landgis import audit
 from landgis.db.models import LAND_USE_SYSTEMS, SUPPLY_METHODS, TENURES
 from landgis.errors import Conflict, InvalidInput, NotFound
-from landgis.parcels import status as statuses
 
 LAND_USE_CODE = re.compile(r"^[0-9A-Za-z]{1,16}$")
 DATE_RANGE = (dt.date(1949, 10, 1), dt.date(2100, 12, 31))
@@ -146,45 +145,6 @@ def update_attributes(conn: Connection, parcel_id: int, changes: Mapping[str, An
             {**{c: values[c] for c in changed}, "id": parcel_id},
         )
     return changed
-
-
-def change_status(conn: Connection, parcel_id: int, new_status: str, reason: str) -> dict[str, str]:
-    """Move a parcel to another renewal status along the allowed steps, with a reason."""
-    if new_status not in statuses.STATUS_LABELS:
-        raise InvalidInput(
-            f"status: 未知状态 {new_status!r}, 可选 {', '.join(statuses.STATUSES)} (unknown status)",
-            details={"field": "status"},
-        )
-    note = reason.strip()
-    if not 2 <= len(note) <= 1000:
-        raise InvalidInput(
-            "reason: 请填写 2-1000 字的变更理由 (a reason of 2-1000 characters)", details={"field": "reason"}
-        )
-    row = conn.execute(
-        text("SELECT renewal_status, region_code FROM parcel WHERE id = :id FOR UPDATE"), {"id": parcel_id}
-    ).first()
-    if row is None:
-        raise NotFound(f"宗地 {parcel_id} 不存在或不在您的范围内 (no such parcel in your scope)")
-    old, region = row
-    if new_status == old:
-        raise Conflict(f"宗地已是「{statuses.label(old)}」状态 (already in this status)")
-    if new_status not in statuses.allowed_next(old):
-        allowed = "、".join(statuses.label(s) for s in sorted(statuses.allowed_next(old)))
-        raise Conflict(
-            f"不能从「{statuses.label(old)}」改为「{statuses.label(new_status)}」; 可改为: {allowed}"
-            f" (transition {old} -> {new_status} not allowed)",
-            details={"from": old, "to": new_status, "allowed": sorted(statuses.allowed_next(old))},
-        )
-    conn.execute(text("UPDATE parcel SET renewal_status = :s WHERE id = :id"), {"s": new_status, "id": parcel_id})
-    audit.record(
-        conn,
-        "status_change",
-        target_table="parcel",
-        target_id=parcel_id,
-        region_code=region,
-        details={"from": old, "to": new_status, "reason": note},
-    )
-    return {"from": old, "to": new_status}
 
 
 _OCCUPANCY_FIELDS = ("enterprise_id", "land_area_mu", "tenure", "valid_from", "valid_to")

@@ -85,10 +85,13 @@ def test_status_changes_follow_the_workflow_with_a_reason(
     skipped = officer.post(path, json={"status": "freed", "reason": "直接腾出"})
     assert skipped.status_code == 409 and "认定低效" in skipped.json()["detail"]
     assert officer.post(path, json={"status": "identified", "reason": "x"}).status_code == 422
-    assert officer.post(path, json={"status": "identified", "reason": "2024年亩均税收2.1万元/亩"}).status_code == 200
-    assert (
-        officer.post(path, json={"status": "planned", "reason": "列入2025年更新计划"}).json()["to_label"] == "列入计划"
-    )
+    # the workflow's own rules apply (认定 needs its document)
+    undocumented = officer.post(path, json={"status": "identified", "reason": "2024年亩均税收2.1万元/亩"})
+    assert undocumented.status_code == 400 and "文件依据" in undocumented.json()["detail"]
+    identified = {"status": "identified", "reason": "2024年亩均税收2.1万元/亩", "documents": ["县经信〔2024〕8号"]}
+    assert officer.post(path, json=identified).status_code == 200
+    planned = {"status": "planned", "reason": "列入2025年更新计划", "documents": ["县政办〔2025〕3号"]}
+    assert officer.post(path, json=planned).json()["to_label"] == "列入计划"
     history = officer.get(f"/parcels/{two_counties.a.parcel_id}/history").json()
     events = [h for h in history if h["kind"] == "event"]
     assert [e["changes"]["to"] for e in events] == ["planned", "identified"]

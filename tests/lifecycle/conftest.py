@@ -1,16 +1,14 @@
-"""Fixtures for the life-cycle tests: two counties, parcels of known size, a scoped API client."""
+"""Fixtures for the life-cycle tests: two counties, parcels of known size, a signed-in API client."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from fastapi import Request, Response
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 
-from landgis.settings import Settings
+from tests.conftest import ClientFactory
 from tests.helpers import ewkb, gk_rect, make_uscc
 
 #: 100 m x 100 m in the GK zone is exactly 15 亩.
@@ -104,32 +102,8 @@ def colour_of(db: Connection, parcel_id: int) -> tuple[str, list[str]]:
     return colour, [r["rule"] for r in reasons]
 
 
-def scoped_app_client(settings: Settings, engine: Engine, conn: Connection) -> Iterator[TestClient]:
-    """Like ``client``, but a request's ``X-Test-Scope`` header (comma-separated region codes)
-    becomes its region scope, as a signed-in user's would."""
-    from api.deps import get_connection, prepare_connection
-    from api.main import create_app
-
-    app = create_app(settings, engine=engine)
-
-    @app.middleware("http")
-    async def test_scope(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        scope = request.headers.get("x-test-scope")
-        if scope is not None:
-            request.state.region_scope = [s for s in scope.split(",") if s]
-        return await call_next(request)
-
-    def shared_connection(request: Request) -> Iterator[Connection]:
-        with conn.begin_nested():
-            prepare_connection(conn, request, settings)
-            yield conn
-
-    app.dependency_overrides[get_connection] = shared_connection
-    with TestClient(app) as client:
-        yield client
-
-
 @pytest.fixture
-def api(settings: Settings, engine: Engine, land: Connection) -> Iterator[TestClient]:
-    """The service on ``land``; requests may carry ``X-Test-Scope``."""
-    yield from scoped_app_client(settings, engine, land)
+def api(land: Connection, client_for: ClientFactory) -> TestClient:
+    """The service on ``land``, signed in as an administrator of every region (API token).
+    ``client_for(role, scope)`` gives clients of other roles and region scopes on it."""
+    return client_for("admin", None, username="lifecycle-admin")

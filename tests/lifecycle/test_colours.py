@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 from sqlalchemy import Connection, text
 
 from landgis.db.engine import set_scope
 from landgis.errors import InvalidInput
 from landgis.lifecycle import colours
+from tests.conftest import ClientFactory
 from tests.lifecycle.conftest import add_parcel, colour_of
 
 AS_OF = dt.date(2024, 7, 1)
@@ -230,3 +232,48 @@ def test_colour_view_respects_the_scope(land: Connection) -> None:
     assert mine in visible and theirs not in visible
     summary = colours.summary(land)
     assert sum(c["parcels"] for c in summary["colours"]) == 1
+
+
+def test_a_scoped_officers_step_recolours_the_parcel(land: Connection, client_for: ClientFactory) -> None:
+    """The colour triggers run as the service role, in the officer's scope."""
+    pid = add_parcel(land)
+    assert colour_of(land, pid)[0] == "green"
+    officer = client_for("officer", ["330699"])
+    step = {"to_status": "identified", "event_date": "2024-05-06", "documents": ["县经信〔2024〕8号"]}
+    assert officer.post(f"/parcels/{pid}/transitions", json=step).status_code == 201
+    assert colour_of(land, pid) == ("red", ["identified_not_planned"])
+    assert officer.get(f"/parcels/{pid}/colour").json()["colour_label"] == "红码"
+
+
+def test_rules_through_the_api(land: Connection, api: TestClient, client_for: ClientFactory) -> None:
+    pid = add_parcel(land)
+    stand_in_class_view(land, [(pid, 2024, "C")])
+    refresh(land, pid)
+    assert colour_of(land, pid)[0] == "yellow"
+    rules = [r.model_dump() for r in colours.read_rules()]
+    next(r for r in rules if r["code"] == "class_c")["colour"] = "red"
+    for role in ("viewer", "officer", "planner"):
+        assert client_for(role, None).put("/colour-rules", json={"rules": rules}).status_code == 403
+    assert colour_of(land, pid)[0] == "yellow"
+
+    replaced = api.put("/colour-rules", params={"as_of": AS_OF.isoformat()}, json={"rules": rules})
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["changed"] >= 1
+    assert next(r for r in replaced.json()["rules"] if r["code"] == "class_c")["colour"] == "red"
+    assert colour_of(land, pid) == ("red", ["class_c"])
+    action = land.execute(text("SELECT action FROM audit_event ORDER BY id DESC LIMIT 1")).scalar_one()
+    assert action == "colour_rules_replaced"
+
+    rules[0]["colour"] = "blue"
+    refused = api.put("/colour-rules", json={"rules": rules})
+    assert refused.status_code == 400 and "rules[0].colour" in refused.json()["detail"]
+    assert api.get("/colour-rules").json()[0]["colour"] == "red"  # unchanged
+
+
+def test_refresh_through_the_api_needs_an_admin(land: Connection, api: TestClient, client_for: ClientFactory) -> None:
+    pid = add_parcel(land)
+    assert client_for("officer", ["330699"]).post("/colours/refresh").status_code == 403
+    done = api.post("/colours/refresh", params={"as_of": "2030-01-01"})
+    assert done.status_code == 200 and done.json()["changed"] == 1
+    as_of = land.execute(text("SELECT as_of FROM parcel_colour WHERE parcel_id = :p"), {"p": pid}).scalar_one()
+    assert as_of == dt.date(2030, 1, 1)

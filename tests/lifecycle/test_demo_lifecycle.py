@@ -42,7 +42,7 @@ def test_a_demo_parcel_through_the_whole_workflow(demo_client: TestClient, demo_
         return float(row[0]), float(row[1])
 
     def post(to: str, **extra: object) -> dict[str, object]:
-        body = {"to_status": to, "event_date": dt.date.today().isoformat(), "user": "示范县自然资源局", **extra}
+        body = {"to_status": to, "event_date": dt.date.today().isoformat(), **extra}
         response = demo_client.post(f"/parcels/{pid}/transitions", json=body)
         assert response.status_code == 201, response.text
         return dict(response.json())

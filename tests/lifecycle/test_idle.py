@@ -10,6 +10,7 @@ from sqlalchemy import Connection, text
 
 from landgis.db.engine import set_scope
 from landgis.lifecycle import idle
+from tests.conftest import ClientFactory
 from tests.lifecycle.conftest import add_parcel
 
 D = dt.date.fromisoformat
@@ -192,10 +193,12 @@ def test_deadline_list_in_buckets(land: Connection) -> None:
     assert idle_item["bucket"] is None
 
 
-def test_idle_and_deadline_endpoints(api: TestClient, land: Connection) -> None:
+def test_idle_and_deadline_endpoints(api: TestClient, land: Connection, client_for: ClientFactory) -> None:
     pid = add_parcel(land, agreed_start_date=D("2020-01-01"), land_price_wan=100.0)
-    add_parcel(land, 300, region="330698", agreed_start_date=D("2020-01-01"))
-    body = api.get("/idle-land?as_of=2024-01-01", headers={"X-Test-Scope": "330699"}).json()
+    other = add_parcel(land, 300, region="330698", agreed_start_date=D("2020-01-01"))
+    assert {r["parcel_id"] for r in api.get("/idle-land?as_of=2024-01-01").json()} == {pid, other}
+    viewer = client_for("viewer", ["330699"])
+    body = viewer.get("/idle-land?as_of=2024-01-01").json()
     assert [r["parcel_id"] for r in body] == [pid] and body[0]["stage_label"] == "可无偿收回"
     # both agreed starts 2020-01-01 are 31 days after 2019-12-01: the 90-day bucket
     assert api.get("/deadlines?within=90&as_of=2019-12-01").json()["counts"] == {"30": 0, "90": 2, "180": 2}
@@ -205,11 +208,12 @@ def test_idle_and_deadline_endpoints(api: TestClient, land: Connection) -> None:
         f"/parcels/{pid}/progress",
         json={"report_date": "2024-01-05", "delay_cause": "government", "user": "巡查员"},
     )
-    assert progress.status_code == 201
+    assert progress.status_code == 201 and progress.json()["recorded_by"] == "lifecycle-admin"
     rows = api.get("/idle-land?as_of=2024-02-01").json()
     assert next(r for r in rows if r["parcel_id"] == pid)["stage_label"] == "协商处置"
     bad = api.post(f"/parcels/{pid}/progress", json={"report_date": "2024-01-05", "delay_cause": "weather"})
     assert bad.status_code == 400
+    assert viewer.post(f"/parcels/{pid}/progress", json={"report_date": "2024-01-06"}).status_code == 403
 
 
 def test_buildings_prove_a_start_whose_date_was_never_recorded(land: Connection) -> None:

@@ -14,8 +14,9 @@ from sqlalchemy.exc import DBAPIError
 from landgis.errors import InvalidInput
 from landgis.lifecycle.landcode import dossier_url, normalize_code
 from landgis.settings import Settings
+from tests.conftest import ClientFactory, api_client
 from tests.helpers import make_uscc
-from tests.lifecycle.conftest import add_enterprise, add_parcel, add_zone, occupy, scoped_app_client
+from tests.lifecycle.conftest import add_enterprise, add_parcel, add_zone, occupy
 
 ZDDM = "330699001001GB00042"
 
@@ -58,7 +59,7 @@ def test_codes_are_normalised_and_checked() -> None:
         dossier_url("{base}/x", base_url="http://a", parcel_id=1, land_code=ZDDM)
 
 
-def test_the_file_of_a_land_code(api: TestClient, land: Connection) -> None:
+def test_the_file_of_a_land_code(api: TestClient, land: Connection, client_for: ClientFactory) -> None:
     pid = add_parcel(land, zddm=ZDDM, location="兴业路8号")
     firm = add_enterprise(land, 8, "示范精工有限公司")
     tenant = add_enterprise(land, 9, "示范电子有限公司")
@@ -78,7 +79,8 @@ def test_the_file_of_a_land_code(api: TestClient, land: Connection) -> None:
     assert [p["code"] for p in body["projects"]] == ["P-1"]
     assert body["colour"]["colour"] == "green" and body["colour"]["label"] == "绿码"
     assert api.get("/land-codes/330699001001GB00041").status_code == 404
-    assert api.get("/land-codes/330699001001GB00042", headers={"X-Test-Scope": "330698"}).status_code == 404
+    neighbour = client_for("viewer", ["330698"])
+    assert neighbour.get("/land-codes/330699001001GB00042").status_code == 404
     assert api.get("/land-codes/not-a-code").status_code == 400
 
 
@@ -107,7 +109,7 @@ def templated_api(settings: Settings, engine: Engine, land: Connection) -> Itera
             "dossier_url_template": "{base_url}/d?code={land_code}",
         }
     )
-    yield from scoped_app_client(custom, engine, land)
+    yield from api_client(custom, engine, land)
 
 
 def test_qr_target_is_configurable(templated_api: TestClient, land: Connection) -> None:
@@ -116,7 +118,7 @@ def test_qr_target_is_configurable(templated_api: TestClient, land: Connection) 
     assert response.headers["x-qr-target"] == f"https://gis.county.gov.cn/d?code={ZDDM}"
 
 
-def test_printable_qr_sheet_of_a_zone(api: TestClient, land: Connection) -> None:
+def test_printable_qr_sheet_of_a_zone(api: TestClient, land: Connection, client_for: ClientFactory) -> None:
     zone = add_zone(land, "Z01", -1000, -1000, 3000, 3000)
     other = add_zone(land, "Z98", 5000, 5000, 1000, 1000, region="330698")
     for n in range(3):
@@ -127,5 +129,5 @@ def test_printable_qr_sheet_of_a_zone(api: TestClient, land: Connection) -> None
     assert sheet.text.count("<svg") == 3
     assert "330699001001GB00002" in sheet.text and "兴业路1号" in sheet.text and "共 3 宗" in sheet.text
     assert api.get(f"/zones/{zone}/qr-sheet?colour=red").text.count("<svg") == 0
-    assert api.get(f"/zones/{other}/qr-sheet", headers={"X-Test-Scope": "330699"}).status_code == 404
+    assert client_for("viewer", ["330699"]).get(f"/zones/{other}/qr-sheet").status_code == 404
     assert api.get(f"/zones/{zone}/qr-sheet?colour=blue").status_code == 400

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, text
 
 from landgis.errors import InvalidInput
 from landgis.lifecycle.matching import ProjectRequest, match
+from tests.conftest import ClientFactory
 from tests.lifecycle.conftest import add_enterprise, add_parcel, add_zone, occupy
 
 AS_OF = dt.date(2024, 7, 1)
@@ -144,7 +145,9 @@ def test_bad_requests_are_refused(land: Connection) -> None:
         match(land, ProjectRequest(area_min_mu=10, area_max_mu=20, industry_code="3311"))
 
 
-def test_matching_and_projects_api(api: TestClient, land: Connection, county: dict[str, int]) -> None:
+def test_matching_and_projects_api(
+    api: TestClient, land: Connection, county: dict[str, int], client_for: ClientFactory
+) -> None:
     body = {
         "area_min_mu": 20,
         "area_max_mu": 30,
@@ -161,11 +164,48 @@ def test_matching_and_projects_api(api: TestClient, land: Connection, county: di
     project = created.json()
     matches = api.get(f"/projects/{project['id']}/matches?as_of=2024-07-01").json()
     assert [c["score"] for c in matches["candidates"]] == [74.0, 70.0, 60.0, 50.0]
+    viewer = client_for("viewer", ["330699"])
+    assert viewer.get(f"/projects/{project['id']}").status_code == 200
+    assert viewer.post("/matching", json=body).status_code == 403
+    refused = viewer.post(f"/projects/{project['id']}/parcels", json={"parcel_ids": [county["P3"]]})
+    assert refused.status_code == 403
     linked = api.post(f"/projects/{project['id']}/parcels", json={"parcel_ids": [county["P3"]], "user": "招商局"})
     assert linked.status_code == 200 and linked.json()["status"] == "matched"
+    assert [p["linked_by"] for p in linked.json()["parcels"]] == ["lifecycle-admin"]
     dossier = api.get(
         f"/land-codes/{land.execute(text('SELECT land_code FROM parcel WHERE id = :p'), {'p': county['P3']}).scalar()}"
     ).json()
     assert [p["code"] for p in dossier["projects"]] == ["XM-2024-01"]
     again = api.get(f"/projects/{project['id']}/matches?as_of=2024-07-01").json()
     assert [c["score"] for c in again["candidates"]] == [70.0, 60.0, 50.0]
+
+
+def test_a_city_project_on_county_land_is_seen_there_and_its_land_is_promised(
+    land: Connection, county: dict[str, int], client_for: ClientFactory
+) -> None:
+    """A project of 绍兴市 (330600) placed on a parcel of 示范县 (330699): the county's users see the
+    project and that its land is taken; the neighbouring county 330698 sees neither."""
+    project = land.execute(
+        text(
+            "INSERT INTO project (code, name, region_code, status, area_min_mu, area_max_mu)"
+            " VALUES ('SX-1', '市级重大项目', '330600', 'matched', 20, 30) RETURNING id"
+        )
+    ).scalar_one()
+    land.execute(
+        text("INSERT INTO project_parcel (project_id, parcel_id) VALUES (:j, :p)"), {"j": project, "p": county["P3"]}
+    )
+    county_officer = client_for("officer", ["330699"])
+    neighbour = client_for("officer", ["330698"])
+    assert [p["code"] for p in county_officer.get("/projects").json()] == ["SX-1"]
+    assert [p["parcel_id"] for p in county_officer.get(f"/projects/{project}").json()["parcels"]] == [county["P3"]]
+    body = {"area_min_mu": 20, "area_max_mu": 30, "far_min": 1.5, "as_of": "2024-07-01"}
+    candidates = county_officer.post("/matching", json=body).json()["candidates"]
+    assert candidates and all(county["P3"] not in c["parcel_ids"] for c in candidates)
+    assert neighbour.get("/projects").json() == []
+    assert neighbour.get(f"/projects/{project}").status_code == 404
+    # the county may place it on more of its land; nobody may place a project it cannot see
+    linked = county_officer.post(f"/projects/{project}/parcels", json={"parcel_ids": [county["P1"]]})
+    assert linked.status_code == 200
+    assert sorted(p["parcel_id"] for p in linked.json()["parcels"]) == sorted([county["P1"], county["P3"]])
+    other = add_parcel(land, 5000, 5000, region="330698")
+    assert neighbour.post(f"/projects/{project}/parcels", json={"parcel_ids": [other]}).status_code == 404

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, text
 
 from landgis.errors import Conflict, InvalidInput
 from landgis.lifecycle import idle, standard
+from tests.conftest import ClientFactory
 from tests.helpers import make_uscc
 from tests.lifecycle.conftest import add_enterprise, add_parcel, colour_of, figures, occupy
 
@@ -194,16 +195,17 @@ def test_one_agreement_per_parcel_and_valid_indicators(land: Connection, agreeme
         )
 
 
-def test_standard_endpoints(api: TestClient, land: Connection, agreement: dict[str, Any]) -> None:
+def test_standard_endpoints(
+    api: TestClient, land: Connection, agreement: dict[str, Any], client_for: ClientFactory
+) -> None:
     check = api.get(f"/standard/agreements/{agreement['id']}/check").json()
     tax = next(r for r in check["results"] if r["indicator"] == "mu_tax")
     assert (tax["shortfall"], tax["shortfall_total_wan"]) == (5.0, 150.0)
     assert api.get(f"/parcels/{agreement['parcel']}/standard").json()["agreement_no"] == "BZD-2020-07"
     listed = api.get("/standard/agreements").json()
     assert [a["land_code"] for a in listed] == [agreement["land_code"]]
-    assert (
-        api.get(f"/standard/agreements/{agreement['id']}/check", headers={"X-Test-Scope": "330698"}).status_code == 404
-    )
+    neighbour = client_for("officer", ["330698"])
+    assert neighbour.get(f"/standard/agreements/{agreement['id']}/check").status_code == 404
     new = add_parcel(land, 900, 0)
     created = api.post("/standard/agreements", json={"parcel_id": new, "commitments": {"mu_tax": 23.08}})
     assert created.status_code == 201 and created.json()["commitments"][0]["label"] == "亩均税收"
@@ -212,3 +214,11 @@ def test_standard_endpoints(api: TestClient, land: Connection, agreement: dict[s
         json={"reviewed_on": "2024-03-10", "action": "rectify", "reviewer": "复核组"},
     )
     assert reviewed.status_code == 201 and reviewed.json()["outcome"] == "failed"
+    reviewer = land.execute(
+        text("SELECT reviewer FROM standard_review WHERE id = :id"), {"id": reviewed.json()["review_id"]}
+    ).scalar_one()
+    assert reviewer == "lifecycle-admin"  # the signed-in user, not the name in the body
+    viewer = client_for("viewer", ["330699"])
+    assert viewer.get(f"/standard/agreements/{agreement['id']}").status_code == 200
+    refused = viewer.post(f"/standard/agreements/{agreement['id']}/reviews", json={"reviewed_on": "2024-03-11"})
+    assert refused.status_code == 403

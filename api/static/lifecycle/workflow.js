@@ -1,8 +1,13 @@
 // Thin page over the workflow API: GET /parcels/{id}/transitions, POST a step, POST undo.
+// It runs in the signed-in session: the cookie goes with every request (same origin) and writes
+// carry the session's CSRF token from GET /auth/me. Steps are recorded as the signed-in user's.
 const parcelId = location.pathname.split("/").filter(Boolean).pop();
 const form = document.getElementById("step");
 const message = document.getElementById("message");
 let allowed = [];
+let csrfToken = null;
+let readOnly = false;
+const WRITERS = ["officer", "admin"];
 
 function say(text, error) {
   message.textContent = text;
@@ -10,12 +15,31 @@ function say(text, error) {
 }
 
 async function call(method, url, body) {
+  const headers = {"Accept": "application/json"};
+  if (body) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
   const response = await fetch(url, {
-    method, headers: {"Content-Type": "application/json"}, body: body ? JSON.stringify(body) : undefined,
+    method, headers, credentials: "same-origin", body: body ? JSON.stringify(body) : undefined,
   });
+  if (response.status === 401) {
+    location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+    throw new Error("请先登录");
+  }
   const data = await response.json();
   if (!response.ok) throw new Error(data.detail || response.statusText);
   return data;
+}
+
+async function signedIn() {
+  const me = await call("GET", "/auth/me");
+  csrfToken = me.csrf_token;
+  // steps are recorded as this user's (经办人)
+  document.getElementById("who").textContent = `当前用户: ${me.display_name || me.username} (${me.role_label})`;
+  if (!WRITERS.includes(me.role)) {
+    readOnly = true;
+    for (const element of [...form.elements, document.getElementById("undo")]) element.disabled = true;
+    say("您的角色只能查看, 办理更新步骤需经办人员 (officer) 角色");
+  }
 }
 
 function cell(row, text) { const td = row.insertCell(); td.textContent = text ?? ""; return td; }
@@ -27,8 +51,8 @@ function chooseTarget() {
   if (!t) return;
   for (const m of t.modes) modes.add(new Option(m.label, m.code));
   modes.required = t.mode === "required";
-  form.area_mu.disabled = t.area !== "partial";
-  form.far_after.disabled = !t.records_far;
+  form.area_mu.disabled = readOnly || t.area !== "partial";
+  form.far_after.disabled = readOnly || !t.records_far;
   form.documents.required = t.documents_required;
   const counts = t.counts.map((c) => (c === "governed" ? "治理面积" : "腾出面积")).join("、");
   document.getElementById("hint").textContent = `${t.label}${counts ? "; 计入" + counts : ""}`;
@@ -75,7 +99,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const f = new FormData(form);
   const body = {
-    to_status: f.get("to_status"), event_date: f.get("event_date"), user: f.get("user"),
+    to_status: f.get("to_status"), event_date: f.get("event_date"),
     renewal_mode: f.get("renewal_mode") || null, note: f.get("note") || null,
     documents: String(f.get("documents") || "").split("\n").map((s) => s.trim()).filter(Boolean),
   };
@@ -91,9 +115,9 @@ document.getElementById("undo").addEventListener("click", async () => {
   const reason = prompt("撤销原因");
   if (!reason) return;
   try {
-    await call("POST", `/parcels/${parcelId}/transitions/undo`, {reason, user: form.user.value || null});
+    await call("POST", `/parcels/${parcelId}/transitions/undo`, {reason});
     say("已撤销最近一步");
     await load();
   } catch (error) { say(error.message, true); }
 });
-load().catch((error) => say(error.message, true));
+signedIn().then(load).catch((error) => say(error.message, true));
