@@ -33,6 +33,9 @@ class LoadOptions:
     dry_run: bool = False
     accept_partial: bool = False
     user: str | None = None
+    #: where the load came from, for the change history (an upload's client and request)
+    client_addr: str | None = None
+    request_id: str | None = None
 
     @property
     def actor(self) -> str:

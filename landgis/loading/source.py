@@ -15,6 +15,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import pyarrow as pa
 import pyogrio
 from pyproj import CRS
 from pyproj.exceptions import CRSError
@@ -32,6 +33,9 @@ DRIVERS = {
     ".csv": "CSV",
 }
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf")
+#: The encoding GDAL is asked to read shapefile text in: every byte maps to one character, so
+#: nothing is lost, and ``reader`` decodes the text in the encoding chosen here.
+RAW_TEXT = "ISO-8859-1"
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,15 @@ class SourceInfo:
             "checksum": self.checksum,
             "notes": self.notes,
         }
+
+
+def decode_name(name: str, encoding: str) -> str:
+    """A shapefile field name GDAL read as ISO-8859-1, in the file's real encoding."""
+    raw = name.encode(RAW_TEXT, errors="replace")
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError:
+        return raw.decode(encoding, errors="replace")
 
 
 def sha256_of(paths: list[Path]) -> str:
@@ -224,7 +237,11 @@ _LDID = {0x4D: "GBK", 0x7A: "GBK"}
 
 
 def detect_dbf_encoding(dbf: Path, cpg: Path | None) -> tuple[str, str]:
-    """Encoding of a .dbf and the reason: .cpg, strict UTF-8, the language driver id, then GBK/GB18030."""
+    """Encoding of a .dbf and the reason: .cpg, strict UTF-8, then GBK/GB18030.
+
+    Only the text of the file is tested: the field names and the records, not the binary
+    numbers of the header (a field 254 bytes wide has a length byte that is no valid UTF-8).
+    """
     if cpg is not None:
         name = cpg.read_text(encoding="ascii", errors="replace").strip().upper()
         name = _CP_NAMES.get(name, name)
@@ -239,12 +256,22 @@ def detect_dbf_encoding(dbf: Path, cpg: Path | None) -> tuple[str, str]:
         if len(header) < 32:
             raise InvalidInput(f"{dbf.name}: .dbf 文件被截断 (truncated)")
         ldid = header[29]
+        header_length = int.from_bytes(header[8:10], "little")
+        if header_length < 33 or header_length > size:
+            raise InvalidInput(f"{dbf.name}: .dbf 文件头损坏 (header length {header_length})")
+        descriptors = handle.read(header_length - 32)
+        names = b"".join(descriptors[i : i + 11].split(b"\0", 1)[0] for i in range(0, len(descriptors) - 31, 32))
         # Stream the field names and records through strict incremental decoders: memory stays
         # flat on a million-row file.
         decoders = {name: codecs.getincrementaldecoder(name)("strict") for name in ("utf-8", "GBK", "GB18030")}
         failed: set[str] = set()
-        ascii_only = True
-        read = 32
+        ascii_only = names.isascii()
+        for codec, decoder in decoders.items():
+            try:
+                decoder.decode(names + b" ", final=False)
+            except UnicodeDecodeError:
+                failed.add(codec)
+        read = header_length
         while read < size:
             block = handle.read(1 << 23)
             if not block:
@@ -255,13 +282,13 @@ def detect_dbf_encoding(dbf: Path, cpg: Path | None) -> tuple[str, str]:
                 ascii_only = False
             if ascii_only:
                 continue
-            for name, decoder in decoders.items():
-                if name in failed:
+            for codec, decoder in decoders.items():
+                if codec in failed:
                     continue
                 try:
                     decoder.decode(block, final=final)
                 except UnicodeDecodeError:
-                    failed.add(name)
+                    failed.add(codec)
     if ascii_only:
         return "UTF-8", "仅含ASCII字符 (ASCII only)"
     if "utf-8" not in failed:
@@ -295,16 +322,11 @@ def detect_text_encoding(path: Path) -> tuple[str, str]:
     raise InvalidInput(f"{path.name}: 无法识别字符编码, 请用 --encoding 指定")
 
 
-#: Byte patterns that only appear when text was decoded with the wrong code page.
-MOJIBAKE_MARKERS = ("锟斤拷", "\ufffd", "Ã", "â€", "Â", "ï¿½", "烫烫", "屯屯")
-
-
 def looks_mojibake(text: str) -> bool:
-    """True for text that is evidently mis-decoded (UTF-8 read as GBK or Latin-1, and the like)."""
-    if any(marker in text for marker in MOJIBAKE_MARKERS):
-        return True
-    latin = sum(1 for c in text if "\u00c0" <= c <= "\u00ff")
-    return latin >= 2 and latin * 3 >= len(text)
+    """True for text that is evidently mis-decoded (see ``arrowtext.mojibake_mask``)."""
+    from landgis.loading.arrowtext import mojibake_mask
+
+    return bool(mojibake_mask(pa.array([text], pa.string()))[0])
 
 
 # --------------------------------------------------------------------------- coordinate systems
@@ -354,6 +376,38 @@ def detect_crs(bounds: Bounds, *, hint_lon: float | None = None) -> tuple[CRS, s
     raise InvalidInput(f"无法从坐标范围推断坐标系 ({x0:.3f}, {y0:.3f}) - ({x1:.3f}, {y1:.3f}); 请用 --crs 指定")
 
 
+#: Longitude and latitude range of China and its seas, EPSG:4490.
+CHINA = Bounds(73.0, 3.0, 136.0, 54.0)
+
+
+def check_bounds(path: Path, crs: CRS, bounds: Bounds) -> None:
+    """Refuse a file whose coordinates cannot be in China in ``crs`` (wrong .prj, swapped axes)."""
+    from landgis.geo import STORAGE_SRID, transformer
+
+    label = _crs_label(crs)
+    try:
+        corners = transformer(crs.to_wkt(), STORAGE_SRID).transform_bounds(
+            bounds.minx, bounds.miny, bounds.maxx, bounds.maxy, densify_pts=5
+        )
+    except Exception as exc:  # proj raises several types for impossible inputs
+        raise InvalidInput(
+            f"{path.name}: 坐标范围 ({bounds.minx:.3f}, {bounds.miny:.3f}) - ({bounds.maxx:.3f}, {bounds.maxy:.3f})"
+            f" 无法按 {label} 转换; 坐标系可能有误 ({short_error(exc)})"
+        ) from exc
+    x0, y0, x1, y1 = corners
+    if any(v != v or abs(v) == float("inf") for v in corners):
+        raise InvalidInput(f"{path.name}: 坐标无法按 {label} 转换为经纬度; 坐标系可能有误 (wrong CRS?)")
+    if x1 < CHINA.minx or x0 > CHINA.maxx or y1 < CHINA.miny or y0 > CHINA.maxy:
+        if CHINA.miny <= x0 <= x1 <= CHINA.maxy and CHINA.minx <= y0 <= y1 <= CHINA.maxx:
+            raise InvalidInput(
+                f"{path.name}: 坐标轴疑似颠倒 (x looks like latitude, y like longitude under {label}); 请检查数据"
+            )
+        raise InvalidInput(
+            f"{path.name}: 按 {label} 换算后坐标为 ({x0:.2f}, {y0:.2f}) - ({x1:.2f}, {y1:.2f}), 不在中国范围内;"
+            " .prj 或 --crs 可能有误 (coordinates outside China: wrong CRS?)"
+        )
+
+
 def parse_crs(text: str) -> CRS:
     """A CRS from ``--crs`` (``EPSG:4528``, ``4528``, WKT or PROJ)."""
     try:
@@ -375,6 +429,11 @@ def inspect(
 ) -> SourceInfo:
     """Open ``path`` (a dataset, not an archive), and decide its driver, encoding and CRS."""
     driver = sniff_driver(path)
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise InvalidInput(f"--encoding {encoding!r}: 未知编码 (unknown encoding)") from exc
     notes: list[str] = []
     checksum_parts = [path]
     if driver == "ESRI Shapefile":
@@ -394,10 +453,11 @@ def inspect(
     if driver == "CSV":
         return _inspect_csv(path, enc, why, crs, notes)
 
+    shapefile = driver == "ESRI Shapefile"
     try:
-        meta = pyogrio.read_info(path, layer=layer, encoding=enc if driver == "ESRI Shapefile" else None)
+        meta = pyogrio.read_info(path, layer=layer, encoding=RAW_TEXT if shapefile else None, force_total_bounds=True)
     except Exception as exc:
-        raise InvalidInput(f"{path.name}: 文件无法读取 ({_short(exc)})") from exc
+        raise InvalidInput(f"{path.name}: 文件无法读取 ({short_error(exc)})") from exc
     if meta.get("driver") not in (driver, None):
         raise InvalidInput(f"{path.name}: 驱动不符 (expected {driver}, GDAL chose {meta.get('driver')})")
     layers = pyogrio.list_layers(path) if driver in ("GPKG", "OpenFileGDB") else None
@@ -407,16 +467,22 @@ def inspect(
         notes.append(f"含多个图层 ({names}), 读取第一个; 用 --layer 指定")
         layer_name = str(layers[0][0])
     declared = meta.get("crs")
+    b = meta.get("total_bounds")
+    bounds = None if b is None or any(v != v for v in b) else Bounds(*map(float, b))  # NaN: no geometry
     if crs:
         chosen, crs_why = parse_crs(crs), "由 --crs 指定"
     elif declared:
-        chosen = CRS.from_user_input(declared)
+        try:
+            chosen = CRS.from_user_input(declared)
+        except CRSError as exc:
+            raise InvalidInput(f"{path.name}: 无法识别文件声明的坐标系 ({short_error(exc)}); 请用 --crs 指定") from exc
         crs_why = f"文件声明 {_crs_label(chosen)}"
     else:
-        b = meta.get("total_bounds")
-        if b is None or any(v != v for v in b):  # NaN bounds: no usable geometry
-            raise InvalidInput(f"{path.name}: 无坐标系且无法读取坐标范围")
-        chosen, crs_why = detect_crs(Bounds(*map(float, b)), hint_lon=hint_lon)
+        if bounds is None:
+            raise InvalidInput(f"{path.name}: 无坐标系且无法读取坐标范围 (no CRS and no coordinates)")
+        chosen, crs_why = detect_crs(bounds, hint_lon=hint_lon)
+    if bounds is not None:
+        check_bounds(path, chosen, bounds)
     return SourceInfo(
         path=path,
         driver=driver,
@@ -426,7 +492,7 @@ def inspect(
         crs=chosen,
         crs_reason=crs_why,
         feature_count=int(meta["features"]) if meta.get("features", -1) >= 0 else None,
-        fields=[str(f) for f in meta.get("fields", [])],
+        fields=[decode_name(str(f), enc) if shapefile else str(f) for f in meta.get("fields", [])],
         geometry_type=meta.get("geometry_type"),
         checksum=sha256_of(checksum_parts),
         notes=notes,
@@ -439,7 +505,7 @@ def _inspect_csv(path: Path, enc: str, why: str, crs: str | None, notes: list[st
     try:
         head = pd.read_csv(path, nrows=5, encoding=enc, dtype=str)
     except Exception as exc:
-        raise InvalidInput(f"{path.name}: CSV无法读取 ({_short(exc)})") from exc
+        raise InvalidInput(f"{path.name}: CSV无法读取 ({short_error(exc)})") from exc
     fields = [str(c) for c in head.columns]
     if not any(c.strip().upper() in ("WKT", "GEOMETRY", "几何", "SHAPE") for c in fields):
         raise InvalidInput(f"{path.name}: CSV缺少几何列 (a WKT column named WKT or geometry is required)")
@@ -467,6 +533,6 @@ def _crs_label(crs: CRS) -> str:
     return f"EPSG:{epsg} {crs.name}" if epsg else crs.name
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:300]
