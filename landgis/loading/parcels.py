@@ -62,6 +62,7 @@ class ParcelLoadOptions(LoadOptions):
     layer: str | None = None
     overlap_threshold: float = 0.05
     batch_size: int = BATCH_SIZE
+    archive_limits: src.ArchiveLimits | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -81,7 +82,7 @@ def load_parcels(
     options = options or ParcelLoadOptions()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="landgis-load-") as scratch:
-        dataset = unpack(path, Path(scratch))
+        dataset = unpack(path, Path(scratch), options.archive_limits)
         report = LoadReport(kind=KIND, file=path.name, dry_run=options.dry_run)
         region = options.region
         if region and not conn.execute(text("SELECT 1 FROM region WHERE code = :c"), {"c": region}).first():
@@ -113,12 +114,12 @@ def load_parcels(
         return report
 
 
-def unpack(path: Path, scratch: Path) -> Path:
+def unpack(path: Path, scratch: Path, limits: src.ArchiveLimits | None = None) -> Path:
     """The dataset to read: ``path`` itself, the one dataset in a folder, or in a .zip."""
     if not path.exists():
         raise InvalidInput(f"{path.name}: 文件不存在 (no such file)")
     if path.is_file() and path.suffix.lower() == ".zip":
-        src.safe_extract(path, scratch / "unzipped")
+        src.safe_extract(path, scratch / "unzipped", limits)
         return src.find_dataset(scratch / "unzipped")
     return src.find_dataset(path)
 

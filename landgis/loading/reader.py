@@ -117,7 +117,7 @@ def wkt_column(fields: list[str]) -> str | None:
 def _csv_batches(info: src.SourceInfo, batch_size: int) -> Iterator[Batch]:
     import pandas as pd
 
-    column = wkt_column(info.fields)
+    column = wkt_column(list(pd.read_csv(info.path, nrows=0, encoding=info.encoding).columns))
     if column is None:
         raise InvalidInput(f"{info.path.name}: CSV缺少几何列 (a WKT column named WKT or geometry is required)")
     first = 1

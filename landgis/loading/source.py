@@ -12,6 +12,7 @@ import codecs
 import hashlib
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -102,29 +103,45 @@ def sha256_of(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def safe_extract(archive: Path, dest: Path, limits: ArchiveLimits | None = None) -> list[Path]:
-    """Unpack a zip into ``dest`` after checking entry count, sizes, ratios and names.
+def check_archive(archive: Path, limits: ArchiveLimits | None = None) -> list[zipfile.ZipInfo]:
+    """The entries of a zip after checking their count, total size and compression ratios.
 
-    Refuses absolute names, ``..`` components, links and device files; nothing is written
-    outside ``dest``.
+    Also used on .xlsx workbooks (zip files) before a reader inflates them.
     """
     limits = limits or ArchiveLimits()
     try:
-        zf = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile as exc:
+        with zipfile.ZipFile(archive) as zf:
+            entries = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise InvalidInput(f"{archive.name}: 不是有效的zip压缩包 (not a valid zip archive)") from exc
-    with zf:
-        entries = zf.infolist()
-        if len(entries) > limits.max_entries:
-            raise InvalidInput(f"{archive.name}: 压缩包文件数过多 ({len(entries)} > {limits.max_entries})")
-        total = sum(e.file_size for e in entries)
-        if total > limits.max_total_bytes:
-            raise InvalidInput(f"{archive.name}: 解压后过大 ({total} bytes > {limits.max_total_bytes})")
-        packed = max(1, sum(e.compress_size for e in entries))
-        if total / packed > limits.max_ratio:
-            raise InvalidInput(f"{archive.name}: 压缩比异常 ({total / packed:.0f}:1), 疑似压缩炸弹 (zip bomb refused)")
-        root = dest.resolve()
-        written: list[Path] = []
+    if len(entries) > limits.max_entries:
+        raise InvalidInput(f"{archive.name}: 压缩包文件数过多 ({len(entries)} > {limits.max_entries})")
+    total = sum(e.file_size for e in entries)
+    if total > limits.max_total_bytes:
+        raise InvalidInput(f"{archive.name}: 解压后过大 ({total} bytes > {limits.max_total_bytes})")
+    packed = max(1, sum(e.compress_size for e in entries))
+    worst = max(
+        (e.file_size / max(1, e.compress_size) for e in entries if e.file_size > 1 << 20),
+        default=0.0,
+    )
+    if total / packed > limits.max_ratio or worst > limits.max_ratio:
+        ratio = max(total / packed, worst)
+        raise InvalidInput(f"{archive.name}: 压缩比异常 ({ratio:.0f}:1), 疑似压缩炸弹 (zip bomb refused)")
+    return entries
+
+
+def safe_extract(archive: Path, dest: Path, limits: ArchiveLimits | None = None) -> list[Path]:
+    """Unpack a zip into ``dest`` after ``check_archive``.
+
+    Refuses absolute names, ``..`` components, drive letters, links and device files; nothing
+    is written outside ``dest``, and no entry may inflate beyond the size it declares.
+    """
+    limits = limits or ArchiveLimits()
+    entries = check_archive(archive, limits)
+    root = dest.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with zipfile.ZipFile(archive) as zf:
         for entry in entries:
             name = _decode_zip_name(entry)
             pure = PurePosixPath(name.replace("\\", "/"))
@@ -140,15 +157,18 @@ def safe_extract(archive: Path, dest: Path, limits: ArchiveLimits | None = None)
                 target.mkdir(parents=True, exist_ok=True)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(entry) as src, target.open("wb") as out:
-                copied = 0
-                for block in iter(lambda s=src: s.read(1 << 20), b""):  # type: ignore[misc]
-                    copied += len(block)
-                    if copied > entry.file_size or copied > limits.max_total_bytes:
-                        raise InvalidInput(f"{archive.name}: 条目 {name!r} 实际大小超出声明 (size mismatch)")
-                    out.write(block)
+            try:
+                with zf.open(entry) as src, target.open("wb") as out:
+                    copied = 0
+                    for block in iter(lambda s=src: s.read(1 << 20), b""):  # type: ignore[misc]
+                        copied += len(block)
+                        if copied > entry.file_size:
+                            raise InvalidInput(f"{archive.name}: 条目 {name!r} 实际大小超出声明 (size mismatch)")
+                        out.write(block)
+            except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+                raise InvalidInput(f"{archive.name}: 条目 {name!r} 已损坏 ({short_error(exc)})") from exc
             written.append(target)
-        return written
+    return written
 
 
 def _decode_zip_name(entry: zipfile.ZipInfo) -> str:
@@ -451,7 +471,7 @@ def inspect(
     else:
         enc, why = "UTF-8", f"{driver} 规定使用UTF-8"
     if driver == "CSV":
-        return _inspect_csv(path, enc, why, crs, notes)
+        return _inspect_csv(path, enc, why, crs, hint_lon, notes)
 
     shapefile = driver == "ESRI Shapefile"
     try:
@@ -499,19 +519,39 @@ def inspect(
     )
 
 
-def _inspect_csv(path: Path, enc: str, why: str, crs: str | None, notes: list[str]) -> SourceInfo:
+def _inspect_csv(
+    path: Path, enc: str, why: str, crs: str | None, hint_lon: float | None, notes: list[str]
+) -> SourceInfo:
+    """A CSV with a WKT column: no CRS is declared, so it comes from ``--crs`` or, as for a
+    shapefile without .prj, from the coordinates of its first rows."""
     import pandas as pd
+    import shapely
+
+    from landgis.loading.reader import wkt_column
 
     try:
-        head = pd.read_csv(path, nrows=5, encoding=enc, dtype=str)
-    except Exception as exc:
+        head = pd.read_csv(path, nrows=1000, encoding=enc, dtype=str)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InvalidInput(f"{path.name}: CSV无法读取 ({short_error(exc)})") from exc
     fields = [str(c) for c in head.columns]
-    if not any(c.strip().upper() in ("WKT", "GEOMETRY", "几何", "SHAPE") for c in fields):
+    column = wkt_column(fields)
+    if column is None:
         raise InvalidInput(f"{path.name}: CSV缺少几何列 (a WKT column named WKT or geometry is required)")
-    chosen, crs_why = (parse_crs(crs), "由 --crs 指定") if crs else (CRS.from_epsg(4490), "CSV 默认 EPSG:4490")
+    geoms = shapely.from_wkt(head[column].dropna().to_numpy(dtype=object), on_invalid="ignore")
+    geoms = geoms[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]
+    bounds = Bounds(*map(float, shapely.total_bounds(geoms))) if len(geoms) else None
+    if crs:
+        chosen, crs_why = parse_crs(crs), "由 --crs 指定"
+    elif bounds is not None:
+        chosen, crs_why = detect_crs(bounds, hint_lon=hint_lon)
+        crs_why = f"CSV不声明坐标系, {crs_why}"
+    else:
+        raise InvalidInput(f"{path.name}: 前1000行没有可读的WKT几何 (no readable WKT in the first rows)")
+    if bounds is not None:
+        check_bounds(path, chosen, bounds)
     with path.open("rb") as handle:
         rows = max(0, sum(1 for _ in handle) - 1)
+    fields.remove(column)
     return SourceInfo(
         path=path,
         driver="CSV",

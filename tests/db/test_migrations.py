@@ -23,6 +23,7 @@ TABLES = {
     "enterprise_year",
     "change_log",
     "load_batch",
+    "load_job",
 }
 
 
