@@ -13,6 +13,7 @@ import pytest
 import shapely
 from sqlalchemy import Connection, text
 
+from landgis.errors import InvalidInput
 from landgis.geo import transformer
 from landgis.loading.parcels import ParcelLoadOptions, load_parcels
 from tests.helpers import GK_EAST, GK_NORTH
@@ -112,9 +113,11 @@ def test_csv_in_gbk_with_projected_wkt_needs_the_crs(county: Connection, tmp_pat
     table["geometry"] = frame.geometry.to_wkt(rounding_precision=-1)
     path = tmp_path / "宗地.csv"
     table.to_csv(path, index=False, encoding="gbk")
-    # without --crs a CSV is taken as EPSG:4490, and these metres are nowhere in China
-    with pytest.raises(Exception, match="不在中国范围内|坐标"):
+    # a CSV declares no CRS: metres without a zone number need --crs or --region
+    with pytest.raises(InvalidInput, match="中央经线"):
         load_parcels(county, path)
+    report = load_parcels(county, path, ParcelLoadOptions(region="330699", dry_run=True))
+    assert report.source["crs"] == "EPSG:4549"
     report = load_parcels(county, path, ParcelLoadOptions(crs="EPSG:4549"))
     assert report.source["encoding"] == "GBK"
     assert _stored(county) == EXPECTED
