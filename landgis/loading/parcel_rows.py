@@ -277,6 +277,7 @@ def _scaled(parsed: pa.Array, target: str, unit: str | None) -> pa.Array:
 
 
 def _mojibake(batch: Batch, ctx: Context, flag: Callable[..., None]) -> None:
+    undecodable = {(row, column) for row, column, code, _, _ in batch.errors if code == "encoding"}
     for target in KEY_TEXT:
         column = ctx.resolved.source_for(target)
         if column is None:
@@ -285,6 +286,8 @@ def _mojibake(batch: Batch, ctx: Context, flag: Callable[..., None]) -> None:
         if not (pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type)):
             continue
         for pos in np.flatnonzero(arrowtext.mojibake_mask(raw)):
+            if (batch.first + int(pos), column) in undecodable:
+                continue  # already reported: the bytes do not decode at all
             flag(
                 batch.first + int(pos),
                 column,

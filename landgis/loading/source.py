@@ -83,12 +83,18 @@ class SourceInfo:
 
 
 def decode_name(name: str, encoding: str) -> str:
-    """A shapefile field name GDAL read as ISO-8859-1, in the file's real encoding."""
+    """A shapefile field name GDAL read as ISO-8859-1, in the file's real encoding.
+
+    dBASE keeps 10 bytes of a name, and writers cut multi-byte names there mid-character: a
+    trailing partial character is dropped, as the writer's own reader would.
+    """
     raw = name.encode(RAW_TEXT, errors="replace")
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError:
-        return raw.decode(encoding, errors="replace")
+    for cut in range(0, min(4, len(raw))):
+        try:
+            return raw[: len(raw) - cut].decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode(encoding, errors="replace")
 
 
 def sha256_of(paths: list[Path]) -> str:
@@ -503,6 +509,9 @@ def inspect(
         chosen, crs_why = detect_crs(bounds, hint_lon=hint_lon)
     if bounds is not None:
         check_bounds(path, chosen, bounds)
+    fields = [decode_name(str(f), enc) if shapefile else str(f) for f in meta.get("fields", [])]
+    if shapefile:
+        _refuse_mojibake_names(path, fields, enc, why)
     return SourceInfo(
         path=path,
         driver=driver,
@@ -512,7 +521,7 @@ def inspect(
         crs=chosen,
         crs_reason=crs_why,
         feature_count=int(meta["features"]) if meta.get("features", -1) >= 0 else None,
-        fields=[decode_name(str(f), enc) if shapefile else str(f) for f in meta.get("fields", [])],
+        fields=fields,
         geometry_type=meta.get("geometry_type"),
         checksum=sha256_of(checksum_parts),
         notes=notes,
@@ -566,6 +575,18 @@ def _inspect_csv(
         checksum=sha256_of([path]),
         notes=notes,
     )
+
+
+def _refuse_mojibake_names(path: Path, fields: list[str], encoding: str, why: str) -> None:
+    """Field names that read as mojibake mean the whole file is decoded wrongly: refuse it."""
+    from landgis.loading.arrowtext import mojibake_mask
+
+    bad = [f for f, m in zip(fields, mojibake_mask(pa.array(fields, pa.string())), strict=True) if m]
+    if bad:
+        raise InvalidInput(
+            f"{path.name}: 字段名疑似乱码 ({', '.join(bad[:4])}): 按 {encoding} ({why}) 解码有误;"
+            " 请用 --encoding 指定正确编码 (mojibake in field names: wrong encoding)"
+        )
 
 
 def _crs_label(crs: CRS) -> str:
