@@ -205,7 +205,7 @@ def test_utf8_text_read_as_gbk_is_mojibake_not_data(county: Connection, tmp_path
 def test_chinese_field_names_in_the_wrong_encoding_refuse_the_file(county: Connection, tmp_path: Path) -> None:
     path = write_shapefile(tmp_path, [parcel_row(1, 0, 0)], encoding="UTF-8")
     path.with_suffix(".cpg").write_text("GBK", encoding="ascii")
-    with pytest.raises(InvalidInput, match="字段名疑似乱码.*--encoding"):
+    with pytest.raises(InvalidInput, match=r"字段名疑似乱码.*--encoding"):
         load_parcels(county, path)
     report = load_parcels(county, path, ParcelLoadOptions(encoding="UTF-8"))
     assert report.counts["inserted"] == 1
