@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def database(scratch_county: Engine) -> Iterator[Engine]:
+def database(scratch_county: Engine) -> Engine:
     empty_parcels(scratch_county)
-    yield scratch_county
+    return scratch_county
 
 
 def _load(engine: Engine, *args: str, url: str | None = None) -> Result:
