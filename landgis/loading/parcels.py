@@ -83,7 +83,7 @@ def load_parcels(
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="landgis-load-") as scratch:
         dataset = unpack(path, Path(scratch), options.archive_limits)
-        report = LoadReport(kind=KIND, file=path.name, dry_run=options.dry_run)
+        report = LoadReport(kind=KIND, file=_label(path, dataset, Path(scratch)), dry_run=options.dry_run)
         region = options.region
         if region and not conn.execute(text("SELECT 1 FROM region WHERE code = :c"), {"c": region}).first():
             raise InvalidInput(f"--region {region}: 行政区划不存在 (load regions first)")
@@ -122,6 +122,13 @@ def unpack(path: Path, scratch: Path, limits: src.ArchiveLimits | None = None) -
         src.safe_extract(path, scratch / "unzipped", limits)
         return src.find_dataset(scratch / "unzipped")
     return src.find_dataset(path)
+
+
+def _label(path: Path, dataset: Path, scratch: Path) -> str:
+    """How the report names the file: ``宗地.zip/地籍/zd.shp`` for a file inside an archive."""
+    if dataset.is_relative_to(scratch):
+        return f"{path.name}/{dataset.relative_to(scratch / 'unzipped').as_posix()}"
+    return path.name
 
 
 def _region_longitude(conn: Connection, region: str | None) -> float | None:
