@@ -168,14 +168,16 @@ def prepare(batch: Batch, ctx: Context) -> Prepared:
     _agreed_far(source("far_agreed"), out, resolved, first, flag)
     _land_use(source("land_use_code"), out, resolved, first, flag)
 
-    checked = geometry.check(
-        batch.geoms,
-        first,
-        ctx.info.crs,
-        lambda r, c, s, code, m: flag(r, c, s, code, m),  # type: ignore[arg-type]
-    )
+    unreadable = {row for row, _, code, _, _ in batch.errors if code == "geometry_wkt"}
+
+    def flag_geometry(row: int, column: str, severity: str, code: str, message: str) -> None:
+        if row not in unreadable:  # broken WKT is already reported: its geometry is missing
+            flag(row, column, severity, code, message)  # type: ignore[arg-type]
+
+    checked = geometry.check(batch.geoms, first, ctx.info.crs, flag_geometry)
     out["geom"] = checked.ewkb
-    _place(ctx, out, checked, first, flag)
+    already = {i.row for i in issues if i.severity == "error"}
+    _place(ctx, out, checked, first, flag, already)
     _area_deviation(out, checked, resolved, first, flag)
     out["source"] = pa.array(np.full(n, ctx.source_name, dtype=object), pa.string())
     out["source_attrs"] = arrowtext.json_records(batch.table)
@@ -481,9 +483,16 @@ def _land_use(
 
 
 def _place(
-    ctx: Context, out: dict[str, pa.Array], checked: geometry.Geometries, first: int, flag: Callable[..., None]
+    ctx: Context,
+    out: dict[str, pa.Array],
+    checked: geometry.Geometries,
+    first: int,
+    flag: Callable[..., None],
+    already: set[int],
 ) -> None:
-    """Region (refined by boundary, checked against the caller's scope) and zone of each row."""
+    """Region (refined by boundary, checked against the caller's scope) and zone of each row.
+
+    A row already refused (an empty 宗地代码 ...) is not also reported as of unknown region."""
     n = len(checked.ok)
     regions_in = out["region_code"].to_pylist()
     bases = ctx.placement.base_codes(regions_in, out["zddm"].to_pylist())
@@ -494,6 +503,8 @@ def _place(
             continue
         row = first + pos
         if bases[pos] is None:
+            if row in already:
+                continue
             flag(
                 row,
                 region_column,

@@ -109,7 +109,7 @@ def sha256_of(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def check_archive(archive: Path, limits: ArchiveLimits | None = None) -> list[zipfile.ZipInfo]:
+def check_archive(archive: Path, limits: ArchiveLimits | None = None, what: str = "zip压缩包") -> list[zipfile.ZipInfo]:
     """The entries of a zip after checking their count, total size and compression ratios.
 
     Also used on .xlsx workbooks (zip files) before a reader inflates them.
@@ -119,7 +119,7 @@ def check_archive(archive: Path, limits: ArchiveLimits | None = None) -> list[zi
         with zipfile.ZipFile(archive) as zf:
             entries = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InvalidInput(f"{archive.name}: 不是有效的zip压缩包 (not a valid zip archive)") from exc
+        raise InvalidInput(f"{archive.name}: 不是有效的{what} (not a valid zip archive)") from exc
     if len(entries) > limits.max_entries:
         raise InvalidInput(f"{archive.name}: 压缩包文件数过多 ({len(entries)} > {limits.max_entries})")
     total = sum(e.file_size for e in entries)
@@ -207,14 +207,16 @@ def find_dataset(path: Path) -> Path:
 
 
 def check_shapefile_parts(shp: Path) -> list[str]:
-    """Refuse a shapefile whose .shx or .dbf is missing; return notes for optional parts."""
+    """Refuse a shapefile whose .shx or .dbf is missing, truncated or of another file; return
+    notes for optional parts."""
     notes: list[str] = []
     for suffix in (".shx", ".dbf"):
         if _sibling(shp, suffix) is None:
             raise InvalidInput(f"{shp.name}: 缺少 {suffix} 文件 (the shapefile is incomplete)")
     if _sibling(shp, ".prj") is None:
         notes.append("缺少 .prj, 坐标系由坐标范围推断 (no .prj: CRS detected from coordinates)")
-    head = shp.read_bytes()[:100]
+    with shp.open("rb") as handle:
+        head = handle.read(100)
     if len(head) < 100 or int.from_bytes(head[:4], "big") != 9994:
         raise InvalidInput(f"{shp.name}: 不是有效的shapefile (.shp header damaged or not a shapefile)")
     declared = int.from_bytes(head[24:28], "big") * 2
@@ -222,6 +224,23 @@ def check_shapefile_parts(shp: Path) -> list[str]:
         raise InvalidInput(
             f"{shp.name}: 文件被截断或损坏 (header says {declared} bytes, file has {shp.stat().st_size})"
         )
+    shx = _sibling(shp, ".shx")
+    dbf = _sibling(shp, ".dbf")
+    if shx is None or dbf is None:  # checked above; for the type checker
+        raise InvalidInput(f"{shp.name}: 缺少 .shx 或 .dbf 文件")
+    shapes = (shx.stat().st_size - 100) // 8
+    with dbf.open("rb") as handle:
+        header = handle.read(12)
+    if len(header) < 12:
+        raise InvalidInput(f"{dbf.name}: .dbf 文件被截断 (truncated)")
+    records = int.from_bytes(header[4:8], "little")
+    needed = int.from_bytes(header[8:10], "little") + records * int.from_bytes(header[10:12], "little")
+    if dbf.stat().st_size < needed:
+        raise InvalidInput(
+            f"{dbf.name}: .dbf 文件被截断 ({records} records need {needed} bytes, file has {dbf.stat().st_size})"
+        )
+    if shapes != records:
+        raise InvalidInput(f"{shp.name}: .shx 与 .dbf 记录数不一致 ({shapes} vs {records}); 文件不完整或来自不同的数据")
     return notes
 
 
@@ -324,6 +343,34 @@ def detect_dbf_encoding(dbf: Path, cpg: Path | None) -> tuple[str, str]:
             continue
         why = f"语言驱动标识 0x{ldid:02X}" if ldid in _LDID else "无 .cpg, 内容不是UTF-8"
         return candidate, f"{why}, 按{candidate}解码成功 (no .cpg; not UTF-8; decodes as {candidate})"
+    return _mostly_decoding(dbf)
+
+
+def _mostly_decoding(dbf: Path) -> tuple[str, str]:
+    """No code page decodes every record: take the one that decodes most of them (the others
+    are reported row by row), unless it fails on half of the records or more."""
+    with dbf.open("rb") as handle:
+        header = handle.read(12)
+        header_length = int.from_bytes(header[8:10], "little")
+        record_length = max(1, int.from_bytes(header[10:12], "little"))
+        handle.seek(header_length)
+        failures = dict.fromkeys(("GBK", "GB18030", "UTF-8"), 0)
+        records = 0
+        while chunk := handle.read(record_length * 4096):
+            for start in range(0, len(chunk) - record_length + 1, record_length):
+                record = chunk[start : start + record_length]
+                records += 1
+                for candidate in failures:
+                    try:
+                        record.decode(candidate)
+                    except UnicodeDecodeError:
+                        failures[candidate] += 1
+    best = min(failures, key=lambda c: failures[c])
+    if records and failures[best] * 2 < records:
+        return best, (
+            f"无 .cpg; 混用多种编码: {records - failures[best]}/{records} 条记录按{best}解码成功,"
+            " 其余逐行报告 (mixed encodings; undecodable rows are reported)"
+        )
     raise InvalidInput(
         f"{dbf.name}: 无法识别字符编码: 既不是UTF-8也不是GBK/GB18030; 请用 --encoding 指定 (mixed or unknown)"
     )
@@ -492,6 +539,8 @@ def inspect(
         names = ", ".join(str(name) for name, _ in layers[:6])
         notes.append(f"含多个图层 ({names}), 读取第一个; 用 --layer 指定")
         layer_name = str(layers[0][0])
+    if meta.get("features") == 0:
+        raise InvalidInput(f"{path.name}: 文件不含任何要素 (no features)")
     declared = meta.get("crs")
     b = meta.get("total_bounds")
     bounds = None if b is None or any(v != v for v in b) else Bounds(*map(float, b))  # NaN: no geometry

@@ -79,7 +79,7 @@ def _open_workbook(path: Path) -> Any:
     from python_calamine import CalamineWorkbook
 
     if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):
-        check_archive(path)  # a workbook is a zip: refuse bombs before inflating it
+        check_archive(path, what="Excel文件 (.xlsx)")  # a workbook is a zip: refuse bombs before inflating it
     try:
         return CalamineWorkbook.from_path(str(path))
     except Exception as exc:
