@@ -191,6 +191,9 @@ def _run(
     set_audit_context(
         conn, actor=options.actor, client_addr=options.client_addr, request_id=options.request_id, batch_id=batch_id
     )
+    # When the loading process dies, the server notices within a second, even in mid-statement,
+    # and rolls the load back (instead of finishing a merge nobody will commit).
+    conn.execute(text("SELECT set_config('client_connection_check_interval', '1000', true)"))
     scoped = bool(conn.execute(text("SELECT coalesce(current_setting('landgis.scope', true), '') <> ''")).scalar())
     known, zones = _regions_and_zones(conn)
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
