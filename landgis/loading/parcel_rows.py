@@ -67,6 +67,7 @@ STAGE_COLUMNS: dict[str, str] = {
     "source_attrs": "jsonb",
 }
 _ARROW_TYPES = {
+    "bigint": pa.int64(),
     "integer": pa.int32(),
     "text": pa.string(),
     "boolean": pa.bool_(),
@@ -118,6 +119,10 @@ class Context:
     resolved: ResolvedMapping
     placement: Placement
     source_name: str
+    #: the columns of the COPY payload, in order: STAGE_COLUMNS, or the parcel columns when rows
+    #: go straight into ``parcel`` (then ``batch_id`` fills load_batch_id)
+    columns: list[str] = field(default_factory=lambda: list(STAGE_COLUMNS))
+    batch_id: int | None = None
     seen: dict[str, int] = field(default_factory=dict)  # key -> first row holding it
     seen_zddm: dict[str, int] = field(default_factory=dict)  # 宗地代码 -> first row, when not the key
 
@@ -130,7 +135,7 @@ class Prepared:
     count: int
     issues: list[Issue]
     rejected: set[int]
-    payload: bytes  # CSV rows for COPY, in STAGE_COLUMNS order
+    payload: bytes  # CSV rows for COPY, in the context's column order
     staged: int
 
 
@@ -182,8 +187,11 @@ def prepare(batch: Batch, ctx: Context) -> Prepared:
     out["source"] = pa.array(np.full(n, ctx.source_name, dtype=object), pa.string())
     out["source_attrs"] = arrowtext.json_records(batch.table)
 
+    if ctx.batch_id is not None:
+        out["load_batch_id"] = pa.array(np.full(n, ctx.batch_id, dtype=np.int64))
     rejected = {i.row for i in issues if i.severity == "error"}
-    table = pa.table({name: _column(out.get(name), n, _ARROW_TYPES[kind]) for name, kind in STAGE_COLUMNS.items()})
+    types = {**STAGE_COLUMNS, "load_batch_id": "bigint"}
+    table = pa.table({name: _column(out.get(name), n, _ARROW_TYPES[types[name]]) for name in ctx.columns})
     if rejected:
         keep = np.ones(n, dtype=bool)
         keep[np.fromiter(rejected, dtype=np.int64, count=len(rejected)) - first] = False

@@ -200,6 +200,7 @@ def _run(
     ddl = ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS.items())
     conn.execute(text(f"CREATE TEMP TABLE {STAGE} ({ddl}) ON COMMIT DROP"))
     merger = _Merger(conn, resolved, options, batch_id, scoped, report.file)
+    direct = not merger.preexisting
     shared = _Shared(batch_id=batch_id, accept_partial=options.accept_partial)
     rejected: set[int] = set()
     totals = _Merged(issues=[])
@@ -216,6 +217,9 @@ def _run(
         # Boundaries are fetched on the database thread, between merges, when a batch needs them.
         placement = Placement(known=known, fetch=_fetch_via(database, conn), zones=zones, default_region=options.region)
         ctx = parcel_rows.Context(info=info, resolved=resolved, placement=placement, source_name=report.file)
+        if direct:  # nothing to match or test against: rows go straight into parcel
+            ctx.columns = [*merger.written, "load_batch_id"]
+            ctx.batch_id = batch_id
         try:
             for batch in reader.batches(info, options.batch_size):
                 prepared = parcel_rows.prepare(batch, ctx)
@@ -351,6 +355,7 @@ class _Merger:
             text(f"CREATE TEMP TABLE {MATCH} (row_no integer NOT NULL, parcel_id bigint NOT NULL) ON COMMIT DROP")
         )
         written = written_columns(resolved)
+        self.written = written
         # A file updates only what it holds: columns its mapping does not fill keep their values.
         # The file name and the untouched source attributes do not count as a change.
         compared = [c for c in written if c not in ("source", "source_attrs")]
@@ -413,12 +418,16 @@ class _Merger:
         result = _Merged(issues=[])
         if prepared.staged == 0:
             return result
+        if not self.preexisting:
+            # A load into a table that held no parcels: every row is new, and the checks that
+            # need the database (overlaps, matched keys) have nothing to compare with.
+            if shared.failed and not shared.accept_partial:
+                return result
+            self._copy("parcel", [*self.written, "load_batch_id"], prepared.payload)
+            result.inserted = result.staged = prepared.staged
+            return result
         conn.execute(text(f"TRUNCATE {STAGE}, {MATCH}"))
-        dbapi = conn.connection.driver_connection
-        assert dbapi is not None
-        columns = ", ".join(STAGE_COLUMNS)
-        with dbapi.cursor() as cur, cur.copy(f"COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(prepared.payload)
+        self._copy(STAGE, list(STAGE_COLUMNS), prepared.payload)
         if self.preexisting:
             for sql in self.match_sql:
                 conn.execute(sql)
@@ -437,6 +446,13 @@ class _Merger:
             result.inserted = conn.execute(self.insert_all_sql, params).rowcount
         result.staged = prepared.staged - len(bad)
         return result
+
+    def _copy(self, table: str, columns: list[str], payload: bytes) -> None:
+        """COPY CSV rows into ``table`` (names from this module, values only in the stream)."""
+        dbapi = self.conn.connection.driver_connection
+        assert dbapi is not None
+        with dbapi.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(payload)
 
     def _check(self, result: _Merged) -> set[int]:
         """Checks against the parcels that existed before the load; returns the rows refused."""

@@ -27,6 +27,8 @@ def test_gbk_shapefile_without_cpg_loads_with_chinese_intact(county: Connection,
     assert report.counts["inserted"] == 2
     rows = _parcels(county)
     assert [r.right_holder for r in rows] == ["示范县第1机械有限公司", "示范县第2机械有限公司"]
+    inserts = county.execute(text("SELECT count(*), min(batch_id) FROM change_log WHERE action = 'insert'")).one()
+    assert tuple(inserts) == (2, report.batch_id)  # each new parcel is in the change history
     assert rows[0].area_mu == pytest.approx(15.0, rel=1e-6)
     assert rows[1].area_mu == pytest.approx(30.0, rel=1e-6)
     far = county.execute(text("SELECT far_min, far_max FROM parcel WHERE zddm LIKE '%00002'")).one()
