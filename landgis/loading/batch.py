@@ -7,13 +7,15 @@ import io
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from landgis.errors import InvalidInput
 from landgis.loading.report import LoadReport
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Progress = Callable[[int, int | None], None]
 

@@ -451,7 +451,10 @@ class _Merger:
         """COPY CSV rows into ``table`` (names from this module, values only in the stream)."""
         dbapi = self.conn.connection.driver_connection
         assert dbapi is not None
-        with dbapi.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+        with (
+            dbapi.cursor() as cur,
+            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy,
+        ):
             copy.write(payload)
 
     def _check(self, result: _Merged) -> set[int]:

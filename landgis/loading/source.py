@@ -306,34 +306,10 @@ def detect_dbf_encoding(dbf: Path, cpg: Path | None) -> tuple[str, str]:
             raise InvalidInput(f"{dbf.name}: .dbf 文件头损坏 (header length {header_length})")
         descriptors = handle.read(header_length - 32)
         names = b"".join(descriptors[i : i + 11].split(b"\0", 1)[0] for i in range(0, len(descriptors) - 31, 32))
-        # Stream the field names and records through strict incremental decoders: memory stays
-        # flat on a million-row file.
-        decoders = {name: codecs.getincrementaldecoder(name)("strict") for name in ("utf-8", "GBK", "GB18030")}
-        failed: set[str] = set()
-        ascii_only = names.isascii()
-        for codec, decoder in decoders.items():
-            try:
-                decoder.decode(names + b" ", final=False)
-            except UnicodeDecodeError:
-                failed.add(codec)
-        read = header_length
-        while read < size:
-            block = handle.read(1 << 23)
-            if not block:
-                break
-            read += len(block)
-            final = read >= size
-            if ascii_only and not block.isascii():
-                ascii_only = False
-            if ascii_only:
-                continue
-            for codec, decoder in decoders.items():
-                if codec in failed:
-                    continue
-                try:
-                    decoder.decode(block, final=final)
-                except UnicodeDecodeError:
-                    failed.add(codec)
+    ascii_only, failed = _strict_pass(dbf, header_length, names, ("utf-8", "GBK"))
+    if "GBK" in failed and "utf-8" in failed:
+        # GB18030 extends GBK: a second pass only for the rare file GBK does not decode
+        failed |= _strict_pass(dbf, header_length, names, ("GB18030",))[1]
     if ascii_only:
         return "UTF-8", "仅含ASCII字符 (ASCII only)"
     if "utf-8" not in failed:
@@ -344,6 +320,39 @@ def detect_dbf_encoding(dbf: Path, cpg: Path | None) -> tuple[str, str]:
         why = f"语言驱动标识 0x{ldid:02X}" if ldid in _LDID else "无 .cpg, 内容不是UTF-8"
         return candidate, f"{why}, 按{candidate}解码成功 (no .cpg; not UTF-8; decodes as {candidate})"
     return _mostly_decoding(dbf)
+
+
+def _strict_pass(dbf: Path, start: int, names: bytes, codecs_: tuple[str, ...]) -> tuple[bool, set[str]]:
+    """Stream the field names and records through strict incremental decoders (memory stays
+    flat on a million-row file); returns whether it was all ASCII and which codecs failed."""
+    decoders = {name: codecs.getincrementaldecoder(name)("strict") for name in codecs_}
+    failed: set[str] = set()
+    ascii_only = names.isascii()
+    for codec, decoder in decoders.items():
+        try:
+            decoder.decode(names + b" ", final=False)
+        except UnicodeDecodeError:
+            failed.add(codec)
+    size = dbf.stat().st_size
+    with dbf.open("rb") as handle:
+        handle.seek(start)
+        read = start
+        while read < size and len(failed) < len(decoders):
+            block = handle.read(1 << 23)
+            if not block:
+                break
+            read += len(block)
+            if ascii_only and block.isascii():
+                continue
+            ascii_only = False
+            for codec, decoder in decoders.items():
+                if codec in failed:
+                    continue
+                try:
+                    decoder.decode(block, final=read >= size)
+                except UnicodeDecodeError:
+                    failed.add(codec)
+    return ascii_only, failed
 
 
 def _mostly_decoding(dbf: Path) -> tuple[str, str]:
