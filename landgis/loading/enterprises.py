@@ -301,11 +301,13 @@ def _merge_stage(
         text(f"UPDATE {target} t SET {assign}, load_batch_id = :b FROM _stage s WHERE {on} AND {differs}"),
         {"b": batch_id},
     ).rowcount
+    # The rows that exist leave the stage before the INSERT: an anti-join against the table the
+    # INSERT is filling could be planned as a nested loop over a growing table (quadratic).
+    conn.execute(text(f"DELETE FROM _stage s USING {target} t WHERE {on}"))
     inserted = conn.execute(
         text(
             f"INSERT INTO {target} ({', '.join(stage_columns)}, load_batch_id)"
             f" SELECT {', '.join(f's.{c}' for c in stage_columns)}, :b FROM _stage s"
-            f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
         ),
         {"b": batch_id},
     ).rowcount

@@ -3,13 +3,12 @@
 Each geometry must be present, polygonal, plausible once transformed to CGCS2000 (EPSG:4490)
 and valid; an invalid ring is repaired with MakeValid (the polygonal part of the result) and
 the repair reported, or the row refused when nothing polygonal is left. What comes out is what
-the stage table takes: hex EWKB MultiPolygons in EPSG:4490, an interior point per parcel for the
+the stage table takes: EWKB MultiPolygons in EPSG:4490, an interior point per parcel for the
 region and zone tests, and the planar area in m² for the check against the declared 宗地面积.
 """
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,7 +32,7 @@ class Geometries:
     """The checked geometries of one batch, aligned with its rows."""
 
     ok: np.ndarray  # bool: the geometry passed
-    ewkb: pa.StringArray  # hex EWKB MultiPolygon, EPSG:4490 (null where not ok)
+    ewkb: pa.BinaryArray  # EWKB MultiPolygon, EPSG:4490 (null where not ok)
     points: np.ndarray  # shapely points inside each parcel, EPSG:4490 (None where not ok)
     area_m2: np.ndarray  # planar area in m² (NaN where not ok)
 
@@ -88,7 +87,7 @@ def check(geoms: np.ndarray, first: int, crs: CRS, flag: Flag) -> Geometries:
     points[index[keep]] = shapely.point_on_surface(final)
     area = np.full(n, np.nan)
     area[index[keep]] = _planar_area(final, source[keep], repaired[keep], crs)
-    return Geometries(ok=ok, ewkb=_hex_ewkb(_multi(final), index[keep], n), points=points, area_m2=area)
+    return Geometries(ok=ok, ewkb=_ewkb(_multi(final), index[keep], n), points=points, area_m2=area)
 
 
 def _transform(geoms: np.ndarray, src: str | int, dst: str | int) -> np.ndarray:
@@ -157,16 +156,16 @@ def _planar_area(final: np.ndarray, source: np.ndarray, repaired: np.ndarray, cr
     return area
 
 
-def _hex_ewkb(geoms: np.ndarray, positions: np.ndarray, n: int) -> pa.StringArray:
-    """Hex EWKB (SRID 4490) of ``geoms`` placed at ``positions`` of an array of ``n`` (others null)."""
+def _ewkb(geoms: np.ndarray, positions: np.ndarray, n: int) -> pa.BinaryArray:
+    """EWKB (SRID 4490) of ``geoms`` placed at ``positions`` of an array of ``n`` (others null)."""
     wkb = shapely.to_wkb(shapely.set_srid(geoms, STORAGE_SRID), include_srid=True) if len(geoms) else []
     lengths = np.zeros(n, dtype=np.int64)
-    lengths[positions] = [2 * len(w) for w in wkb]
+    lengths[positions] = [len(w) for w in wkb]
     offsets = np.concatenate([np.zeros(1, np.int64), np.cumsum(lengths)]).astype(np.int32)
-    data = binascii.hexlify(b"".join(wkb)).upper()
     valid = np.zeros(n, dtype=bool)
     valid[positions] = True
     validity = pa.array(valid).buffers()[1]
-    return pa.StringArray.from_buffers(
-        n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data), validity, null_count=int(n - valid.sum())
+    return pa.BinaryArray.from_buffers(
+        pa.binary(), n, [validity, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(wkb))],
+        null_count=int(n - valid.sum()),
     )

@@ -8,7 +8,6 @@ the stage; the report says why.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,10 +15,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from landgis import codes
-from landgis.loading import arrowtext, geometry, values
+from landgis.loading import arrowtext, geometry, pgcopy, values
 from landgis.loading.mapping import ResolvedMapping
 from landgis.loading.placement import Placement
 from landgis.loading.reader import Batch
@@ -73,7 +71,7 @@ _ARROW_TYPES = {
     "boolean": pa.bool_(),
     "double precision": pa.float64(),
     "date": pa.date32(),
-    "geometry(MultiPolygon, 4490)": pa.string(),
+    "geometry(MultiPolygon, 4490)": pa.binary(),
     "jsonb": pa.string(),
 }
 
@@ -135,7 +133,7 @@ class Prepared:
     count: int
     issues: list[Issue]
     rejected: set[int]
-    payload: bytes  # CSV rows for COPY, in the context's column order
+    payload: bytes  # the rows in binary COPY format, in the context's column order
     staged: int
 
 
@@ -196,9 +194,8 @@ def prepare(batch: Batch, ctx: Context) -> Prepared:
         keep = np.ones(n, dtype=bool)
         keep[np.fromiter(rejected, dtype=np.int64, count=len(rejected)) - first] = False
         table = table.filter(pa.array(keep))
-    sink = io.BytesIO()
-    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    return Prepared(first, n, issues, rejected, sink.getvalue(), table.num_rows)
+    payload = pgcopy.encode(table, [types[name] for name in ctx.columns])
+    return Prepared(first, n, issues, rejected, payload, table.num_rows)
 
 
 # --------------------------------------------------------------------------- values

@@ -448,13 +448,11 @@ class _Merger:
         return result
 
     def _copy(self, table: str, columns: list[str], payload: bytes) -> None:
-        """COPY CSV rows into ``table`` (names from this module, values only in the stream)."""
+        """COPY binary rows into ``table`` (names from this module, values only in the stream)."""
         dbapi = self.conn.connection.driver_connection
         assert dbapi is not None
-        with (
-            dbapi.cursor() as cur,
-            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy,
-        ):
+        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)"
+        with dbapi.cursor() as cur, cur.copy(sql) as copy:
             copy.write(payload)
 
     def _check(self, result: _Merged) -> set[int]:
