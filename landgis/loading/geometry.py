@@ -166,6 +166,8 @@ def _ewkb(geoms: np.ndarray, positions: np.ndarray, n: int) -> pa.BinaryArray:
     valid[positions] = True
     validity = pa.array(valid).buffers()[1]
     return pa.BinaryArray.from_buffers(
-        pa.binary(), n, [validity, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(wkb))],
+        pa.binary(),
+        n,
+        [validity, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(wkb))],
         null_count=int(n - valid.sum()),
     )

@@ -94,3 +94,28 @@ def test_bad_input(baseline: Connection, tmp_path: Path, case: Case) -> None:
         assert found == expect.issues
     set_scope(baseline, None)
     assert snapshot(baseline) == before
+
+
+def test_occupancy_cannot_reach_another_countys_parcel(baseline: Connection, tmp_path: Path) -> None:
+    table = tmp_path / "用地关系.csv"
+    table.write_text(
+        f"统一社会信用代码,企业名称,宗地代码,使用面积(亩),权属\n{USCC_1},示范县第1机械有限公司,330699001001GB00001,10,自有\n",
+        encoding="utf-8",
+    )
+    set_scope(baseline, ["330698"])
+    with pytest.raises(LoadFailed) as failure:
+        enterprises.load_occupancy(baseline, table)
+    assert [(i.row, i.code) for i in failure.value.report.errors] == [(2, "parcel_unknown")]
+    set_scope(baseline, ["330699"])
+    assert enterprises.load_occupancy(baseline, table).counts["inserted"] == 1
+
+
+def test_enterprises_of_another_county_are_refused(baseline: Connection, tmp_path: Path) -> None:
+    register = tmp_path / "企业名录.csv"
+    register.write_text(
+        f"统一社会信用代码,企业名称,所在乡镇\n{USCC_1},示范县第1机械有限公司,330699\n", encoding="utf-8"
+    )
+    set_scope(baseline, ["330698"])
+    with pytest.raises(LoadFailed) as failure:
+        enterprises.load_enterprises(baseline, register)
+    assert [(i.row, i.field, i.code) for i in failure.value.report.errors] == [(2, "所在乡镇", "out_of_scope")]
