@@ -158,7 +158,6 @@ def _resolve_mapping(name: str | None, columns: list[str]) -> ResolvedMapping:
 class _Shared:
     """What the two threads of a run share."""
 
-    batch_id: int
     accept_partial: bool
     failed: bool = False  # some row was rejected: stop merging (all-or-nothing)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -201,7 +200,7 @@ def _run(
     conn.execute(text(f"CREATE TEMP TABLE {STAGE} ({ddl}) ON COMMIT DROP"))
     merger = _Merger(conn, resolved, options, batch_id, scoped, report.file)
     direct = not merger.preexisting
-    shared = _Shared(batch_id=batch_id, accept_partial=options.accept_partial)
+    shared = _Shared(accept_partial=options.accept_partial)
     rejected: set[int] = set()
     totals = _Merged(issues=[])
     pending: deque[Future[_Merged]] = deque()
@@ -374,9 +373,6 @@ class _Merger:
             f"INSERT INTO parcel ({columns}, load_batch_id) SELECT {selected}, :batch FROM {STAGE} s"
             f" WHERE NOT EXISTS (SELECT 1 FROM {MATCH} m WHERE m.row_no = s.row_no)"
         )
-        self.insert_all_sql = text(
-            f"INSERT INTO parcel ({columns}, load_batch_id) SELECT {selected}, :batch FROM {STAGE} s"
-        )
         # Only new and moved parcels are tested (an unchanged geometry was tested when it came),
         # and the row's own previous version is excluded before any geometry test: the CTE puts
         # its id beside the row, and that cheap filter runs first in the index scan.
@@ -414,36 +410,32 @@ class _Merger:
         )
 
     def batch(self, prepared: parcel_rows.Prepared, shared: _Shared) -> _Merged:
-        conn = self.conn
+        """Stage, check and merge one batch; merge nothing once a row was refused (all-or-nothing)."""
         result = _Merged(issues=[])
         if prepared.staged == 0:
             return result
         if not self.preexisting:
             # A load into a table that held no parcels: every row is new, and the checks that
             # need the database (overlaps, matched keys) have nothing to compare with.
-            if shared.failed and not shared.accept_partial:
-                return result
-            self._copy("parcel", [*self.written, "load_batch_id"], prepared.payload)
-            result.inserted = result.staged = prepared.staged
+            if not shared.failed or shared.accept_partial:
+                self._copy("parcel", [*self.written, "load_batch_id"], prepared.payload)
+                result.inserted = result.staged = prepared.staged
             return result
+        conn = self.conn
         conn.execute(text(f"TRUNCATE {STAGE}, {MATCH}"))
         self._copy(STAGE, list(STAGE_COLUMNS), prepared.payload)
-        if self.preexisting:
-            for sql in self.match_sql:
-                conn.execute(sql)
-        bad = self._check(result) if self.preexisting else set()
+        for sql in self.match_sql:
+            conn.execute(sql)
+        bad = self._check(result)
         if bad:
             shared.fail()
         if shared.failed and not shared.accept_partial:
             return result  # nothing will be written: check the rest of the file, merge nothing
-        params = {"batch": self.batch_id}
         if bad:
             conn.execute(text(f"DELETE FROM {STAGE} WHERE row_no = ANY(:rows)"), {"rows": sorted(bad)})
-        if self.preexisting:
-            result.updated = conn.execute(self.update_sql, params).rowcount
-            result.inserted = conn.execute(self.insert_new_sql, params).rowcount
-        else:
-            result.inserted = conn.execute(self.insert_all_sql, params).rowcount
+        params = {"batch": self.batch_id}
+        result.updated = conn.execute(self.update_sql, params).rowcount
+        result.inserted = conn.execute(self.insert_new_sql, params).rowcount
         result.staged = prepared.staged - len(bad)
         return result
 
