@@ -113,6 +113,13 @@ def _job(row: dict[str, Any]) -> Job:
     response_model=Job,
     summary="Upload a file (the request body) and load it in the background",
     responses={413: {"description": "文件过大 (over the upload limit)"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The file itself (shapefiles and FileGDB folders as .zip).",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 async def create(
     kind: Kind,

@@ -251,3 +251,9 @@ def test_enterprise_workbooks_go_through_the_same_jobs(service: TestClient, scra
     assert job["status"] == "succeeded", job
     with scratch_county.connect() as conn:
         assert conn.execute(text("SELECT year, tax_wan FROM enterprise_year")).one() == (2023, 120.5)
+
+
+def test_the_upload_is_documented_as_a_binary_body(service: TestClient) -> None:
+    operation = service.get("/openapi.json").json()["paths"]["/loads/{kind}"]["post"]
+    assert operation["requestBody"]["content"]["application/octet-stream"]["schema"]["format"] == "binary"
+    assert {p["name"] for p in operation["parameters"]} >= {"kind", "filename", "mapping", "accept_partial"}
