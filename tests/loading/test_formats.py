@@ -121,3 +121,16 @@ def test_csv_in_gbk_with_projected_wkt_needs_the_crs(county: Connection, tmp_pat
     report = load_parcels(county, path, ParcelLoadOptions(crs="EPSG:4549"))
     assert report.source["encoding"] == "GBK"
     assert _stored(county) == EXPECTED
+
+
+def test_a_zipped_filegdb_loads(county: Connection, tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    gdb = _write("filegdb", tmp_path / "src")
+    archive = tmp_path / "宗地库.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for part in gdb.iterdir():
+            zf.write(part, f"宗地.gdb/{part.name}")
+    report = load_parcels(county, archive)
+    assert report.file == "宗地库.zip/宗地.gdb"
+    assert report.source["driver"] == "OpenFileGDB"
+    assert _stored(county) == EXPECTED
