@@ -166,6 +166,8 @@ def prepare(batch: Batch, ctx: Context) -> Prepared:
             continue
         parsed = _parse(raw, parser, target, str(resolved.source_for(target)), first, flag)
         out[target] = _scaled(parsed, target, resolved.units.get(target))
+    if "is_standard_land" in out:  # NOT NULL: a blank 标准地 is "not 标准地"
+        out["is_standard_land"] = pc.fill_null(out["is_standard_land"], False)
     _mojibake(batch, ctx, flag)
     _codes(batch, ctx, out, flag)
     _agreed_far(source("far_agreed"), out, resolved, first, flag)

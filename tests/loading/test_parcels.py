@@ -291,3 +291,10 @@ def test_large_files_are_read_in_batches(county: Connection, tmp_path: Path) -> 
     report = load_parcels(county, write_shapefile(tmp_path / "ok", rows("1.0")), ParcelLoadOptions(batch_size=64))
     assert report.counts["inserted"] == 250
     assert county.execute(text("SELECT count(*), count(DISTINCT zddm) FROM parcel")).one() == (250, 250)
+
+
+def test_a_blank_standard_land_flag_is_false(county: Connection, tmp_path: Path) -> None:
+    rows = [parcel_row(1, 0, 0, 标准地="是"), parcel_row(2, 100, 0, 标准地=""), parcel_row(3, 200, 0, 标准地="否")]
+    load_parcels(county, write_shapefile(tmp_path, rows))
+    flags = county.execute(text("SELECT is_standard_land FROM parcel ORDER BY zddm")).scalars().all()
+    assert flags == [True, False, False]
