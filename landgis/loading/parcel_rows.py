@@ -100,6 +100,8 @@ PARSED: dict[str, Callable[[Any], Any]] = {
     "building_safety_grade": values.parse_safety_grade,
 }
 TEXT_FIELDS = ("right_holder", "location", "contract_no", "region_code")
+#: Quantities that cannot be negative (the database refuses a negative 容积率 outright).
+NON_NEGATIVE = ("declared_area_m2", "far", "floor_area_m2", "far_min", "far_max", "land_price_wan")
 #: Text fields where mis-decoded (mojibake) text is an error, not data.
 KEY_TEXT = ("zddm", "feature_id", "right_holder", "location")
 #: How far the computed area may stray from the declared 宗地面积 before the row is flagged.
@@ -166,6 +168,20 @@ def prepare(batch: Batch, ctx: Context) -> Prepared:
             continue
         parsed = _parse(raw, parser, target, str(resolved.source_for(target)), first, flag)
         out[target] = _scaled(parsed, target, resolved.units.get(target))
+    for target in NON_NEGATIVE:
+        if target in out:
+            negative = _np_bool(pc.less(out[target], 0))
+            column = str(resolved.source_for(target))
+            for pos in np.flatnonzero(negative):
+                flag(
+                    first + int(pos),
+                    column,
+                    "error",
+                    "negative",
+                    f"{target}: 不能为负数",
+                    out[target][int(pos)].as_py(),
+                )
+            out[target] = pc.if_else(pa.array(negative), pa.scalar(None, pa.float64()), out[target])
     if "is_standard_land" in out:  # NOT NULL: a blank 标准地 is "not 标准地"
         out["is_standard_land"] = pc.fill_null(out["is_standard_land"], False)
     _mojibake(batch, ctx, flag)

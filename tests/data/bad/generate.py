@@ -457,6 +457,10 @@ def _coverage_over_100(folder: Path) -> Path:
     return shapefile(folder, [parcel(1, 5_000, 建筑密度="45%"), parcel(2, 5_100, 建筑密度="150%")])
 
 
+def _negative_far(folder: Path) -> Path:
+    return shapefile(folder, [parcel(1, 5_000, 容积率=1.2), parcel(2, 5_100, 容积率=-0.5)])
+
+
 def _unknown_county(folder: Path) -> Path:
     return shapefile(folder, [parcel(1, 5_000, 宗地代码="330100001001GB00001")])  # 杭州 is not loaded
 
