@@ -33,6 +33,7 @@ from api.routers import (
     health,
     idle,
     land_codes,
+    loads,
     ogc,
     parcels,
     plans,
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(tiles.router)
     app.include_router(dossier.router)
     app.include_router(exports.router)
+    app.include_router(loads.router)
     openapi.install(app)
     _mount_assets(app)
 

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     gcj02_basemap_url: str | None = Field(
         default=None, description="XYZ template of a GCJ-02 (Gaode-style) basemap; offered when set."
     )
+    upload_max_bytes: int = Field(default=1024**3, ge=1, description="Largest file accepted by POST /loads/{kind}.")
+    upload_max_entries: int = Field(default=2_000, ge=1, description="Most entries in an uploaded archive.")
+    upload_max_unpacked_bytes: int = Field(default=4 * 1024**3, ge=1, description="Most bytes an archive unpacks to.")
+    upload_max_ratio: float = Field(default=200.0, gt=1, description="Highest compression ratio of an archive.")
+    upload_dir: Path | None = Field(default=None, description="Where upload work folders go (default: system temp).")
 
     @property
     def cluster_dir(self) -> Path:

@@ -62,15 +62,24 @@ def info(message: str) -> None:
     console.print(message)
 
 
+def exit_code_for(exc: LandgisError) -> ExitCode:
+    """The documented exit code of a core error."""
+    return next((c for cls, c in _EXIT_FOR if isinstance(exc, cls)), ExitCode.FAILURE)
+
+
 @contextmanager
 def reported_errors() -> Iterator[None]:
     """Turn core errors into a one-line message and the matching exit code."""
+    from sqlalchemy.exc import OperationalError
+
     try:
         yield
     except LandgisError as exc:
-        code = next((c for cls, c in _EXIT_FOR if isinstance(exc, cls)), ExitCode.FAILURE)
         console.print(f"[bold red]错误 error:[/] {exc.message}")
-        raise typer.Exit(int(code)) from exc
+        raise typer.Exit(int(exit_code_for(exc))) from exc
+    except OperationalError as exc:
+        console.print("[bold red]错误 error:[/] 数据库不可用 (the database is unavailable)")
+        raise typer.Exit(int(ExitCode.DATABASE)) from exc
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")
         sys.exit(130)

@@ -1,8 +1,9 @@
 """``landgis load``: county data into the database, all-or-nothing, with a report.
 
-Exit codes (also in docs/cli.md): 0 loaded or nothing to change; 3 the file or rows were
-refused (nothing written); 4 a file is missing; 6 the database is unavailable; 7 loaded with
-rows rejected (``--accept-partial``).
+Exit codes (also in docs/cli.md): 0 loaded or nothing to change; 1 unexpected failure; 2 wrong
+usage; 3 the file or rows were refused (nothing written); 6 the database is unavailable; 7
+loaded with rows rejected (``--accept-partial``). With ``--json`` the summary (or the refusal)
+is printed on stdout, and carries the same ``exit_code``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from landgis.cli.common import ExitCode, console, engine, reported_errors
+from landgis.cli.common import ExitCode, console, engine, exit_code_for, reported_errors
+from landgis.errors import LandgisError
 from landgis.loading.batch import LoadFailed, LoadOptions, committed
 from landgis.loading.report import LoadReport
 
@@ -51,14 +53,25 @@ def _progress(quiet: bool, label: str) -> Iterator[Callable[[int, int | None], N
         yield update
 
 
-def _finish(report: LoadReport, as_json: bool, report_dir: Path | None, partial: bool) -> None:
+def _finish(report: LoadReport, as_json: bool, report_dir: Path | None, partial: bool, refused: bool = False) -> None:
+    written: list[str] = []
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
-        stem = f"{report.kind}-{report.batch_id or 'dry'}"
-        report.write_csv(report_dir / f"{stem}.csv")
-        report.write_html(report_dir / f"{stem}.html")
+        stem = f"{report.kind}-{report.batch_id or 'dry'}" if not report.dry_run else f"{report.kind}-dry-run"
+        written = [
+            str(report.write_csv(report_dir / f"{stem}.csv")),
+            str(report.write_html(report_dir / f"{stem}.html")),
+        ]
+    if refused:
+        code = ExitCode.INVALID_INPUT
+    elif partial and report.counts.get("rejected"):
+        code = ExitCode.PARTIAL
+    else:
+        code = ExitCode.OK
     if as_json:
-        typer.echo(json.dumps(report.summary(), ensure_ascii=False, default=str))
+        summary = report.summary()
+        summary.update(exit_code=int(code), report_files=written)
+        typer.echo(json.dumps(summary, ensure_ascii=False, default=str))
     else:
         source = report.source
         if source.get("encoding"):
@@ -70,8 +83,10 @@ def _finish(report: LoadReport, as_json: bool, report_dir: Path | None, partial:
         if len(report.issues) > 20:
             console.print(f"  ... 另有 {len(report.issues) - 20} 条, 见 --report")
         console.print(f"[bold]{report.message}[/] {json.dumps(report.counts, ensure_ascii=False)}")
-    if partial and report.counts.get("rejected"):
-        raise typer.Exit(int(ExitCode.PARTIAL))
+        for name in written:
+            console.print(f"报告 report: {name}")
+    if code == ExitCode.PARTIAL:
+        raise typer.Exit(int(code))
 
 
 def _run(
@@ -80,13 +95,22 @@ def _run(
     as_json: bool,
     report_dir: Path | None,
     partial: bool,
+    *,
+    kind: str,
+    file: str,
 ) -> None:
     with reported_errors():
         try:
             with _progress(as_json, label) as progress:
                 report = action(progress)
         except LoadFailed as exc:
-            _finish(exc.report, as_json, report_dir, partial)
+            _finish(exc.report, as_json, report_dir, partial, refused=True)
+            raise
+        except LandgisError as exc:
+            if as_json:  # scripts get JSON even when the file is refused before any row
+                failed: dict[str, object] = {"kind": kind, "file": file, "status": "failed", "message": exc.message}
+                failed["exit_code"] = int(exit_code_for(exc))
+                typer.echo(json.dumps(failed, ensure_ascii=False))
             raise
         _finish(report, as_json, report_dir, partial)
 
@@ -125,6 +149,8 @@ def parcels(
         as_json,
         report_dir,
         accept_partial,
+        kind="parcels",
+        file=path.name,
     )
 
 
@@ -166,6 +192,8 @@ def _table_command(kind: str, label: str, help_text: str) -> None:
             as_json,
             report_dir,
             accept_partial,
+            kind=kind,
+            file=path.name,
         )
 
     app.command(kind, help=help_text)(command)
@@ -186,7 +214,13 @@ def _area_command(kind: str, help_text: str) -> None:
 
         loader = {"regions": areas.load_regions, "zones": areas.load_zones, "targets": areas.load_targets}[kind]
         _run(
-            lambda p: committed(engine(), lambda c: loader(c, path, LoadOptions(user=user))), kind, as_json, None, False
+            lambda p: committed(engine(), lambda c: loader(c, path, LoadOptions(user=user))),
+            kind,
+            as_json,
+            None,
+            False,
+            kind=kind,
+            file=path.name,
         )
 
     app.command(kind, help=help_text)(command)

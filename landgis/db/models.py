@@ -8,6 +8,7 @@ Units are in the column comments and in ``docs/data-model.md``.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from geoalchemy2 import Geometry
@@ -27,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
     func,
     text,
 )
@@ -50,6 +52,8 @@ TENURES = ("own", "lease")
 BATCH_STATUSES = ("running", "committed", "failed", "dry_run", "unchanged")
 #: 一码管地: a valid 宗地代码, or 12 digits of the region + "L" + a sequence number (never a ZDDM).
 LAND_CODE_CHECK = r"land_code ~ '^(\d{12}[GJZ][ABCDEFGHSXWYLN]\d{5}|\d{12}L\d{6,11})$'"
+JOB_KINDS = ("parcels", "enterprises", "occupancy", "figures")
+JOB_STATUSES = ("queued", "running", "succeeded", "partial", "failed")
 
 
 def _multipolygon() -> Geometry:
@@ -144,6 +148,42 @@ class LoadBatch(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     options: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoadJob(Base):
+    """An uploaded file loaded in the background (``POST /loads/{kind}``): its progress and report."""
+
+    __tablename__ = "load_job"
+    __table_args__ = (
+        CheckConstraint(_in("kind", JOB_KINDS), name="kind"),
+        CheckConstraint(_in("status", JOB_STATUSES), name="status"),
+        Index("ix_load_job_status", "status"),
+        Index("ix_load_job_created_at", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, server_default=text("gen_random_uuid()"))
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="queued")
+    file_name: Mapped[str] = mapped_column(Text, nullable=False, comment="the uploaded file's name, made safe")
+    size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    scope: Mapped[list[str] | None] = mapped_column(ARRAY(Text), comment="region scope; NULL = unrestricted")
+    actor: Mapped[str] = mapped_column(Text, nullable=False)
+    client_addr: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(Text, comment="host:pid of the process running the job")
+    rows_done: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    rows_total: Mapped[int | None] = mapped_column(BigInteger)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("load_batch.id", ondelete="SET NULL"))
+    exit_code: Mapped[int | None] = mapped_column(SmallInteger, comment="as `landgis load` would exit")
+    message: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSONB, comment="the load report with every issue")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 

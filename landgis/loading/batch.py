@@ -7,13 +7,15 @@ import io
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from landgis.errors import InvalidInput
 from landgis.loading.report import LoadReport
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Progress = Callable[[int, int | None], None]
 
@@ -33,6 +35,9 @@ class LoadOptions:
     dry_run: bool = False
     accept_partial: bool = False
     user: str | None = None
+    #: where the load came from, for the change history (an upload's client and request)
+    client_addr: str | None = None
+    request_id: str | None = None
 
     @property
     def actor(self) -> str:

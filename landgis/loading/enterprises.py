@@ -301,11 +301,13 @@ def _merge_stage(
         text(f"UPDATE {target} t SET {assign}, load_batch_id = :b FROM _stage s WHERE {on} AND {differs}"),
         {"b": batch_id},
     ).rowcount
+    # The rows that exist leave the stage before the INSERT: an anti-join against the table the
+    # INSERT is filling could be planned as a nested loop over a growing table (quadratic).
+    conn.execute(text(f"DELETE FROM _stage s USING {target} t WHERE {on}"))
     inserted = conn.execute(
         text(
             f"INSERT INTO {target} ({', '.join(stage_columns)}, load_batch_id)"
             f" SELECT {', '.join(f's.{c}' for c in stage_columns)}, :b FROM _stage s"
-            f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
         ),
         {"b": batch_id},
     ).rowcount
@@ -390,10 +392,11 @@ def _prepare_enterprises(conn: Connection, table: Table, report: LoadReport) -> 
             "source": table.label,
         }
     )
-    known = {
-        r
-        for (r,) in conn.execute(
-            text("SELECT code FROM region WHERE code = ANY(:c)"), {"c": sorted({r for r in regions if r})}
+    known: dict[str, bool] = {
+        str(r): bool(in_scope)
+        for r, in_scope in conn.execute(
+            text("SELECT code, landgis_in_scope(code) FROM region WHERE code = ANY(:c)"),
+            {"c": sorted({r for r in regions if r})},
         )
     }
     for index, region in enumerate(regions):
@@ -404,6 +407,15 @@ def _prepare_enterprises(conn: Connection, table: Table, report: LoadReport) -> 
                 "error",
                 "region_unknown",
                 "行政区划代码不存在 (load regions first)",
+                region,
+            )
+        elif region and not known[region]:
+            report.flag(
+                table.sheet_row(index),
+                table.columns.get("region_code", ""),
+                "error",
+                "out_of_scope",
+                f"行政区 {region} 不在您的管辖范围内 (outside your region scope)",
                 region,
             )
     return frame
@@ -488,9 +500,14 @@ def _prepare_occupancy(conn: Connection, table: Table, report: LoadReport) -> pd
         parcel_codes.append(check.value if check.valid else values.clean_text(raw))
         if values.is_blank(raw):
             report.flag(table.sheet_row(index), zddm_header, "error", "zddm_missing", "宗地代码为空")
+    # Only parcels in the caller's region scope can be given users: another county's parcel is
+    # reported as not found, as a query of it would be.
     found: dict[str, int] = dict(
         conn.execute(
-            text("SELECT coalesce(zddm, zddm_raw), id FROM parcel WHERE zddm = ANY(:c) OR zddm_raw = ANY(:c)"),
+            text(
+                "SELECT coalesce(zddm, zddm_raw), id FROM parcel"
+                " WHERE (zddm = ANY(:c) OR zddm_raw = ANY(:c)) AND landgis_in_scope(region_code)"
+            ),
             {"c": [c for c in parcel_codes if c]},
         ).all()
     )
@@ -503,7 +520,7 @@ def _prepare_occupancy(conn: Connection, table: Table, report: LoadReport) -> pd
                 zddm_header,
                 "error",
                 "parcel_unknown",
-                "宗地不存在 (load the parcels first)",
+                "宗地不存在或不在您的管辖范围内 (no such parcel in your scope; load the parcels first)",
                 code,
             )
         parcel_ids.append(pid)

@@ -59,36 +59,64 @@ def parse_number(value: Any, *, max_abs: float = 1e13) -> float | None:
     return number
 
 
-def parse_far_range(value: Any) -> tuple[float | None, float | None]:
-    """Agreed FAR bounds from the text Zhejiang platforms publish.
+# Longest words first; 大于 inside 不大于 is an upper bound, hence the look-behinds.
+_LOWER_WORDS = r"(?:大于或等于|大于等于|不小于|不低于|不少于|(?<!不)大于|(?<!不)高于|(?<!不)超过|≥|>|≮|下限|最低|最小)"
+_UPPER_WORDS = r"(?:小于或等于|小于等于|不大于|不高于|不超过|不多于|(?<!不)小于|(?<!不)低于|≤|<|≯|上限|最高|最大)"
+_FAR_WORDS = ("约定容积率", "容积率", "FAR", "RJL", "规划指标", "要求", "不含", "含", "为", "：", ":")
 
-    ``1.2-2.0`` and ``1.2~2.0`` give (1.2, 2.0); ``≥1.5``, ``不小于1.5`` and ``大于或等于1.5`` give
-    (1.5, None); ``≤2.0`` gives (None, 2.0); ``大于或等于1.8并且小于或等于2.5`` gives (1.8, 2.5);
-    a bare ``1.5`` gives (1.5, 1.5).
+
+def parse_far_range(value: Any) -> tuple[float | None, float | None]:
+    """Agreed FAR bounds (lower, upper) from the text Zhejiang platforms publish; None is unbounded.
+
+    ``1.2-2.0``, ``1.2~2.0`` and ``1.2至2.0`` give (1.2, 2.0); ``≥1.5``, ``不小于1.5``,
+    ``大于或等于1.5`` and ``1.5以上`` give (1.5, None); ``≤2.0`` and ``2.0以下`` give (None, 2.0);
+    ``大于或等于1.8并且小于或等于2.5``, ``1.0≤容积率≤2.0``, ``≥1.0且≤2.0`` and ``下限1.0上限2.0``
+    give both bounds; a bare ``1.5`` gives (1.5, 1.5). Strict and non-strict signs are not told
+    apart: contracts state the bound, and the sign only says whether it is included.
     """
     if is_blank(value):
         return None, None
+    if isinstance(value, bool):
+        raise ValueError(f"无法解析容积率 {value!r}")
     if isinstance(value, int | float):
         number = float(value)
-        return number, number
-    text = unicodedata.normalize("NFKC", str(value)).strip()
-    text = text.replace("容积率", "").replace(" ", "").replace("＜", "<").replace("＞", ">")
+        return _far_bounds(number, number, value)
+    text = unicodedata.normalize("NFKC", str(value)).strip().upper()
+    text = text.replace("≧", "≥").replace("≦", "≤").replace(">=", "≥").replace("<=", "≤").replace("=<", "≤")
+    text = text.replace("=>", "≥")
+    for word in _FAR_WORDS:
+        text = text.replace(word, "")
+    text = re.sub(r"[\s()（）]", "", text)
+    num = _NUMBER
+    if re.fullmatch(num, text):
+        return _far_bounds(float(text), float(text), value)
+    ranged = re.fullmatch(rf"({num})(?:-|~|至|到|—|–|－|～)({num})", text)
+    if ranged:
+        return _far_bounds(float(ranged.group(1)), float(ranged.group(2)), value)
+    # a ≤ x ≤ b and b ≥ x ≥ a, once the word 容积率 is gone: "1.0≤≤2.0", "2.0≥≥1.0"
+    between = re.fullmatch(rf"({num})[≤<]+({num})", text)
+    if between:
+        return _far_bounds(float(between.group(1)), float(between.group(2)), value)
+    between = re.fullmatch(rf"({num})[≥>]+({num})", text)
+    if between:
+        return _far_bounds(float(between.group(2)), float(between.group(1)), value)
     lower: float | None = None
     upper: float | None = None
-    ranged = re.fullmatch(rf"({_NUMBER})(?:-|~|至|到|—|–)({_NUMBER})", text)
-    if ranged:
-        lower, upper = float(ranged.group(1)), float(ranged.group(2))
-    elif re.fullmatch(_NUMBER, text):
-        lower = upper = float(text)
-    else:
-        lower_words = r"(?:≥|>=|>|大于或等于|大于等于|不小于|不低于|大于|高于|≮)"
-        upper_words = r"(?:≤|<=|<|小于或等于|小于等于|不大于|不高于|不超过|小于|低于|≯)"
-        low = re.search(rf"{lower_words}({_NUMBER})", text)
-        high = re.search(rf"{upper_words}({_NUMBER})", text)
-        if not low and not high:
-            raise ValueError(f"无法解析容积率 {str(value)[:40]!r} (expected e.g. 1.2-2.0, ≥1.5)")
-        lower = float(low.group(1)) if low else None
-        upper = float(high.group(1)) if high else None
+    for match in re.finditer(rf"{_LOWER_WORDS}({num})|({num})(?:及|或)?以上|({num})[≤<](?![\d.])", text):
+        lower = float(next(g for g in match.groups() if g is not None))
+    for match in re.finditer(rf"{_UPPER_WORDS}({num})|({num})(?:及|或)?以下|({num})[≥>](?![\d.])", text):
+        upper = float(next(g for g in match.groups() if g is not None))
+    if lower is None and upper is None:
+        raise ValueError(f"无法解析容积率 {str(value)[:40]!r} (expected e.g. 1.2-2.0, ≥1.5)")
+    leftover = re.sub(
+        rf"{_LOWER_WORDS}|{_UPPER_WORDS}|{num}|以上|以下|及|或|并且|且|而且|同时|和|[,，;；、/]", "", text
+    )
+    if leftover:
+        raise ValueError(f"无法解析容积率 {str(value)[:40]!r}: 无法理解 {leftover[:10]!r}")
+    return _far_bounds(lower, upper, value)
+
+
+def _far_bounds(lower: float | None, upper: float | None, value: Any) -> tuple[float | None, float | None]:
     if lower is not None and upper is not None and lower > upper:
         raise ValueError(f"容积率下限大于上限 {str(value)[:40]!r}")
     for bound in (lower, upper):
@@ -215,3 +243,42 @@ def parse_ratio(value: Any) -> float | None:
     if not 0 <= number <= 1:
         raise ValueError(f"比例应在0-1或0%-100%之间, 实为 {text[:20]!r}")
     return number
+
+
+#: Land-use names as transaction records write them → (code, code system).
+LAND_USE_LABELS: dict[str, tuple[str, str]] = {
+    "一类工业用地": ("100101", "GTKJ-2023"),
+    "二类工业用地": ("100102", "GTKJ-2023"),
+    "三类工业用地": ("100103", "GTKJ-2023"),
+    "物流仓储用地": ("1101", "GTKJ-2023"),
+    "工业用地": ("0601", "GBT21010-2017"),
+    "采矿用地": ("0602", "GBT21010-2017"),
+    "盐田": ("0603", "GBT21010-2017"),
+    "仓储用地": ("0604", "GBT21010-2017"),
+    "工矿仓储用地": ("06", "GBT21010-2017"),
+    "商服用地": ("05", "GBT21010-2017"),
+    "住宅用地": ("07", "GBT21010-2017"),
+    "公共管理与公共服务用地": ("08", "GBT21010-2017"),
+    "交通运输用地": ("10", "GBT21010-2017"),
+}
+_LAND_USE_CODE = re.compile(r"(?:\d{2}|\d{4}|\d{6}|[A-Z]\d{0,2}[A-Z]?)")
+
+
+def parse_land_use(value: Any) -> tuple[str, str | None] | None:
+    """A land-use code and, when the value was a name, the code system it was mapped into.
+
+    ``0601``, ``100101`` and ``M2`` are kept as codes (their system is the mapping's);
+    ``工业用地`` gives (``0601``, ``GBT21010-2017``), ``二类工业用地`` (``100102``, ``GTKJ-2023``).
+    """
+    text = clean_text(value)
+    if text is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        text = f"{int(value):04d}"
+    folded = unicodedata.normalize("NFKC", text).strip().upper()
+    if _LAND_USE_CODE.fullmatch(folded):
+        return folded, None
+    for label, (code, system) in LAND_USE_LABELS.items():
+        if label in folded:
+            return code, system
+    raise ValueError(f"无法识别的土地用途 {text[:20]!r} (a code such as 0601, or a name such as 工业用地)")

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from landgis.errors import InvalidInput
-from landgis.loading.source import detect_text_encoding, sha256_of
+from landgis.loading.source import check_archive, detect_text_encoding, sha256_of
 
 HEADER_SCAN_ROWS = 15
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -78,6 +78,8 @@ def _unit_factor(header: str, column: Column) -> float | None:
 def _open_workbook(path: Path) -> Any:
     from python_calamine import CalamineWorkbook
 
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):
+        check_archive(path, what="Excel文件 (.xlsx)")  # a workbook is a zip: refuse bombs before inflating it
     try:
         return CalamineWorkbook.from_path(str(path))
     except Exception as exc:

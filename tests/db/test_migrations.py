@@ -35,6 +35,7 @@ TABLES = {
     "standard_agreement",
     "standard_commitment",
     "standard_review",
+    "load_job",
 }
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, text
 
+from landgis.db.engine import set_scope
+from landgis.errors import InvalidInput
 from landgis.loading.batch import LoadFailed
 from landgis.loading.parcels import ParcelLoadOptions, load_parcels
 from tests.loading.conftest import parcel_row, write_shapefile
@@ -25,6 +27,8 @@ def test_gbk_shapefile_without_cpg_loads_with_chinese_intact(county: Connection,
     assert report.counts["inserted"] == 2
     rows = _parcels(county)
     assert [r.right_holder for r in rows] == ["示范县第1机械有限公司", "示范县第2机械有限公司"]
+    inserts = county.execute(text("SELECT count(*), min(batch_id) FROM change_log WHERE action = 'insert'")).one()
+    assert tuple(inserts) == (2, report.batch_id)  # each new parcel is in the change history
     assert rows[0].area_mu == pytest.approx(15.0, rel=1e-6)
     assert rows[1].area_mu == pytest.approx(30.0, rel=1e-6)
     far = county.execute(text("SELECT far_min, far_max FROM parcel WHERE zddm LIKE '%00002'")).one()
@@ -160,3 +164,137 @@ def test_a_file_without_a_field_keeps_its_stored_values(county: Connection, tmp_
     assert report.counts["unchanged"] == 1
     stored = county.execute(text("SELECT far_agreed_raw, far_min, far_max FROM parcel")).one()
     assert tuple(stored) == ("1.2-2.0", 1.2, 2.0)
+
+
+def _pinyin(row: dict[str, object]) -> dict[str, object]:
+    """The row with the pinyin field names many county systems export (ZDDM, QLR, ZL, ZDMJ)."""
+    names = {"宗地代码": "ZDDM", "权利人": "QLR", "坐落": "ZL", "宗地面积": "ZDMJ"}
+    return {names.get(k, k): v for k, v in row.items()}
+
+
+def test_a_wrong_cpg_is_overridden_with_encoding(county: Connection, tmp_path: Path) -> None:
+    path = write_shapefile(tmp_path, [_pinyin(parcel_row(1, 0, 0)), _pinyin(parcel_row(2, 100, 0))], encoding="GBK")
+    path.with_suffix(".cpg").write_text("UTF-8", encoding="ascii")  # the .cpg lies: the text is GBK
+    with pytest.raises(LoadFailed) as failure:
+        load_parcels(county, path)
+    report = failure.value.report
+    assert report.source["encoding_reason"] == ".cpg 文件声明 UTF-8"
+    found = {(i.row, i.field, i.code) for i in report.errors}
+    assert found == {(r, f, "encoding") for r in (1, 2) for f in ("QLR", "ZL")}
+    assert _parcels(county) == []
+    fixed = load_parcels(county, path, ParcelLoadOptions(encoding="GBK"))
+    assert fixed.source["encoding_reason"] == "由 --encoding 指定"
+    assert [r.right_holder for r in _parcels(county)] == ["示范县第1机械有限公司", "示范县第2机械有限公司"]
+
+
+def test_utf8_text_read_as_gbk_is_mojibake_not_data(county: Connection, tmp_path: Path) -> None:
+    # UTF-8 read as GBK: 示范县机械厂 decodes, as 绀鸿寖鍘挎満姊板巶 (mojibake); most text does
+    # not decode at all (示范县第2机械有限公司 is 31 bytes). Each cell is reported once.
+    rows = [_pinyin(parcel_row(1, 0, 0, 权利人="示范县机械厂")), _pinyin(parcel_row(2, 100, 0))]
+    path = write_shapefile(tmp_path, rows, encoding="UTF-8")
+    path.with_suffix(".cpg").write_text("GBK", encoding="ascii")
+    with pytest.raises(LoadFailed) as failure:
+        load_parcels(county, path)
+    found = {(i.row, i.field): i.code for i in failure.value.report.errors}
+    assert found[(1, "QLR")] == "mojibake"
+    assert found[(2, "QLR")] == "encoding"
+    assert set(found) == {(r, f) for r in (1, 2) for f in ("QLR", "ZL")}
+    assert _parcels(county) == []
+    load_parcels(county, path, ParcelLoadOptions(encoding="UTF-8"))
+    assert [r.right_holder for r in _parcels(county)] == ["示范县机械厂", "示范县第2机械有限公司"]
+
+
+def test_chinese_field_names_in_the_wrong_encoding_refuse_the_file(county: Connection, tmp_path: Path) -> None:
+    path = write_shapefile(tmp_path, [parcel_row(1, 0, 0)], encoding="UTF-8")
+    path.with_suffix(".cpg").write_text("GBK", encoding="ascii")
+    with pytest.raises(InvalidInput, match=r"字段名疑似乱码.*--encoding"):
+        load_parcels(county, path)
+    report = load_parcels(county, path, ParcelLoadOptions(encoding="UTF-8"))
+    assert report.counts["inserted"] == 1
+
+
+def test_an_unknown_encoding_is_refused(county: Connection, tmp_path: Path) -> None:
+    path = write_shapefile(tmp_path, [parcel_row(1, 0, 0)])
+    with pytest.raises(InvalidInput, match="未知编码"):
+        load_parcels(county, path, ParcelLoadOptions(encoding="klingon"))
+
+
+def _neighbour_county(db: Connection) -> None:
+    """330698, a county west of 330699 (20 km x 20 km, 20 km to the west)."""
+    from tests.helpers import ewkb, gk_rect
+
+    db.execute(
+        text(
+            "INSERT INTO region (code, name, level, parent_code, boundary)"
+            " VALUES ('330698', '邻县', 3, '330600', ST_GeomFromEWKB(decode(:g, 'hex')))"
+        ),
+        {"g": ewkb(gk_rect(-30_000, -10_000, 20_000, 20_000))},
+    )
+
+
+def test_rows_outside_the_callers_scope_are_refused(county: Connection, tmp_path: Path) -> None:
+    _neighbour_county(county)
+    path = write_shapefile(tmp_path, [parcel_row(1, 0, 0), parcel_row(2, 100, 0)])
+    set_scope(county, ["330698"])  # a clerk of the neighbouring county
+    with pytest.raises(LoadFailed) as failure:
+        load_parcels(county, path)
+    assert [(i.row, i.code) for i in failure.value.report.errors] == [(1, "out_of_scope"), (2, "out_of_scope")]
+    set_scope(county, None)
+    assert _parcels(county) == []
+    set_scope(county, ["330699"])
+    assert load_parcels(county, path).counts["inserted"] == 2
+
+
+def test_a_scoped_file_cannot_take_over_another_countys_parcel(county: Connection, tmp_path: Path) -> None:
+    _neighbour_county(county)
+    load_parcels(county, write_shapefile(tmp_path / "a", [parcel_row(1, 0, 0)]))  # 330699's parcel
+    # the neighbour's clerk sends a parcel in their own county under 330699's code
+    row = parcel_row(1, -25_000, 0, 行政区划代码="330698")
+    path = write_shapefile(tmp_path / "b", [row])
+    set_scope(county, ["330698"])
+    with pytest.raises(LoadFailed) as failure:
+        load_parcels(county, path)
+    assert [(i.row, i.field, i.code) for i in failure.value.report.errors] == [(1, "宗地代码", "out_of_scope")]
+    set_scope(county, None)
+    assert [r.region_code for r in _parcels(county)] == ["330699"]
+
+
+def test_accept_partial_reports_every_rejected_row(county: Connection, tmp_path: Path) -> None:
+    rows = [parcel_row(1, 0, 0), parcel_row(2, 100, 0, 约定容积="看情况"), parcel_row(3, 200, 0, 约定容积="1.0")]
+    rows.append(parcel_row(1, 300, 0))  # the code of row 1 again
+    report = load_parcels(county, write_shapefile(tmp_path, rows), ParcelLoadOptions(accept_partial=True))
+    assert report.counts == {"read": 4, "inserted": 2, "updated": 0, "unchanged": 0, "rejected": 2}
+    assert [(i.file, i.row, i.field, i.code) for i in report.errors] == [
+        ("zd.shp", 2, "约定容积", "far_text"),
+        ("zd.shp", 4, "宗地代码", "duplicate_key"),
+    ]
+    csv_text = report.csv_text()
+    assert "zd.shp,2,约定容积,错误(拒绝),far_text" in csv_text
+    assert "zd.shp,4,宗地代码,错误(拒绝),duplicate_key" in csv_text
+    html_text = report.html_text()
+    assert html_text.count("<tr class='error'>") == 2 and "看情况" in html_text
+    status = county.execute(text("SELECT status, counts FROM load_batch ORDER BY id DESC LIMIT 1")).one()
+    assert status.status == "committed" and status.counts["rejected"] == 2
+
+
+def test_large_files_are_read_in_batches(county: Connection, tmp_path: Path) -> None:
+    def rows(far: str) -> list[dict[str, object]]:
+        made = [parcel_row(n, 100 * (n % 50), 100 * (n // 50), 约定容积="1.0") for n in range(1, 251)]
+        made[199]["约定容积"] = far  # row 200 is in the fourth batch of 64
+        return made
+
+    path = write_shapefile(tmp_path, rows("看情况"))
+    with pytest.raises(LoadFailed) as failure:
+        load_parcels(county, path, ParcelLoadOptions(batch_size=64))
+    assert [i.row for i in failure.value.report.errors] == [200]
+    assert _parcels(county) == []  # the batches already merged were rolled back
+    report = load_parcels(county, write_shapefile(tmp_path / "ok", rows("1.0")), ParcelLoadOptions(batch_size=64))
+    assert report.counts["inserted"] == 250
+    assert county.execute(text("SELECT count(*), count(DISTINCT zddm) FROM parcel")).one() == (250, 250)
+
+
+def test_a_blank_standard_land_flag_is_false(county: Connection, tmp_path: Path) -> None:
+    rows = [parcel_row(1, 0, 0, 标准地="是"), parcel_row(2, 100, 0, 标准地=""), parcel_row(3, 200, 0, 标准地="否")]
+    load_parcels(county, write_shapefile(tmp_path, rows))
+    flags = county.execute(text("SELECT is_standard_land FROM parcel ORDER BY zddm")).scalars().all()
+    assert flags == [True, False, False]
