@@ -1,8 +1,8 @@
 """Request size limits, enforced before a route reads the body.
 
 A body larger than the limit answers 413 whether it announces its length or streams it in
-chunks. Routes that take files (uploads) register a larger limit for their path prefix with
-``allow_body(prefix, max_bytes)``.
+chunks. Routes that take files (uploads) get a larger limit for their path prefix, given to the
+middleware when the app is built (``larger={"/loads/": settings.upload_max_bytes}``).
 """
 
 from __future__ import annotations
@@ -13,14 +13,6 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-#: Path prefix -> largest body in bytes, for routes that need more than the default.
-LARGER_BODIES: dict[str, int] = {}
-
-
-def allow_body(prefix: str, max_bytes: int) -> None:
-    """Let requests under ``prefix`` carry bodies up to ``max_bytes`` (e.g. file uploads)."""
-    LARGER_BODIES[prefix] = max_bytes
-
 
 class BodyTooLarge(Exception):
     pass
@@ -29,12 +21,14 @@ class BodyTooLarge(Exception):
 class BodyLimit:
     """ASGI middleware answering 413 (problem+json) to bodies over the limit."""
 
-    def __init__(self, app: ASGIApp, default_max: int) -> None:
+    def __init__(self, app: ASGIApp, default_max: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.default_max = default_max
+        #: path prefix -> largest body in bytes, for routes that take files
+        self.larger = dict(larger or {})
 
     def limit_for(self, path: str) -> int:
-        matches = [size for prefix, size in LARGER_BODIES.items() if path.startswith(prefix)]
+        matches = [size for prefix, size in self.larger.items() if path.startswith(prefix)]
         return max(matches) if matches else self.default_max
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

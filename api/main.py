@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
-    app.add_middleware(BodyLimit, default_max=cfg.max_body_bytes)
+    app.add_middleware(BodyLimit, default_max=cfg.max_body_bytes, larger={"/loads/": cfg.upload_max_bytes})
     app.add_middleware(TileCacheFront)
     app.include_router(health.router)
     app.include_router(auth.router)

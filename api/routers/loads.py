@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ConnDep, SettingsDep
+from api.deps import ConnDep, OfficerDep, SettingsDep, UserDep
 from landgis.loading import jobs, upload
 
 Kind = Literal["parcels", "enterprises", "occupancy", "figures"]
@@ -125,6 +125,7 @@ async def create(
     kind: Kind,
     request: Request,
     conn: ConnDep,
+    user: OfficerDep,
     settings: SettingsDep,
     filename: str = Query(..., min_length=1, max_length=255, description="The file's name, e.g. 宗地.zip"),
     mapping: str | None = Query(None, description="Preset mapping (cadastral, dltb, supply); default: detected"),
@@ -171,7 +172,7 @@ async def create(
                 size_bytes=size,
                 options=options,
                 scope=_scope(request),
-                actor=getattr(request.state, "actor", None) or "anonymous",
+                actor=user.actor,
                 client_addr=request.client.host if request.client else None,
                 request_id=getattr(request.state, "request_id", None),
             ),
@@ -212,7 +213,7 @@ async def _receive(request: Request, path: Path, limit: int) -> int:
 
 
 @router.get("/{job_id}", response_model=Job, summary="A load job's status, progress and findings")
-def status(job_id: uuid.UUID, request: Request, conn: ConnDep) -> Job:
+def status(job_id: uuid.UUID, request: Request, conn: ConnDep, user: UserDep) -> Job:
     return _job(jobs.get_job(conn, job_id, _scope(request)))
 
 
@@ -221,7 +222,7 @@ def status(job_id: uuid.UUID, request: Request, conn: ConnDep) -> Job:
     summary="Every rejected, repaired or flagged row (file, row, field, reason) as CSV",
     response_class=Response,
 )
-def report_csv(job_id: uuid.UUID, request: Request, conn: ConnDep) -> Response:
+def report_csv(job_id: uuid.UUID, request: Request, conn: ConnDep, user: UserDep) -> Response:
     report = jobs.job_report(conn, job_id, _scope(request))
     body = "\ufeff" + report.csv_text()  # BOM: Excel shows the Chinese
     return Response(
@@ -232,7 +233,7 @@ def report_csv(job_id: uuid.UUID, request: Request, conn: ConnDep) -> Response:
 
 
 @router.get("/{job_id}/report.html", summary="The load report as a readable page", response_class=HTMLResponse)
-def report_html(job_id: uuid.UUID, request: Request, conn: ConnDep) -> HTMLResponse:
+def report_html(job_id: uuid.UUID, request: Request, conn: ConnDep, user: UserDep) -> HTMLResponse:
     report = jobs.job_report(conn, job_id, _scope(request))
     return HTMLResponse(report.html_text())
 

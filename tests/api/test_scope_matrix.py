@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -578,7 +579,55 @@ def exempt(reason: str) -> Exempt:
     return Exempt(reason)
 
 
+def _load_job(ctx: Ctx, county: County) -> str:
+    """A finished load job of ``county`` whose report names its parcel."""
+    report = {
+        "kind": "parcels",
+        "file": "宗地.zip",
+        "counts": {"read": 1},
+        "issues": [
+            {
+                "file": "宗地.zip",
+                "row": 1,
+                "field": "宗地代码",
+                "severity": "warning",
+                "code": "x",
+                "message": county.zddm,
+                "value": county.zddm,
+            }
+        ],
+    }
+    return str(
+        ctx.db.execute(
+            text(
+                "INSERT INTO load_job (kind, status, file_name, size_bytes, actor, scope, exit_code, report,"
+                " finished_at) VALUES ('parcels', 'succeeded', '宗地.zip', 1, 'clerk', ARRAY[:code], 0,"
+                " CAST(:report AS jsonb), now()) RETURNING id"
+            ),
+            {"code": county.code, "report": json.dumps(report, ensure_ascii=False)},
+        ).scalar_one()
+    )
+
+
+def load_job_hidden(suffix: str) -> Probe:
+    def probe(ctx: Ctx) -> None:
+        own, other = _load_job(ctx, ctx.a), _load_job(ctx, ctx.b)
+        mine = ctx.officer.get(f"/loads/{own}{suffix}")
+        assert mine.status_code == 200, mine.text
+        assert ctx.a.zddm in mine.text
+        hidden(ctx, f"/loads/{other}{suffix}")
+
+    return probe
+
+
 MATRIX: dict[tuple[str, str], Probe | Exempt] = {
+    ("POST", "/loads/{kind}"): exempt(
+        "the job runs later on its own connection under the caller's scope; county B rows are refused"
+        " end to end in tests/api/test_loads.py::test_a_scoped_caller_cannot_load_or_see_another_countys_land"
+    ),
+    ("GET", "/loads/{job_id}"): load_job_hidden(""),
+    ("GET", "/loads/{job_id}/report.csv"): load_job_hidden("/report.csv"),
+    ("GET", "/loads/{job_id}/report.html"): load_job_hidden("/report.html"),
     ("GET", "/health"): exempt("service status, no data"),
     ("GET", "/"): exempt("redirect to /docs"),
     ("GET", "/docs"): exempt("static API documentation"),

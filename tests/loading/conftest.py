@@ -104,7 +104,7 @@ def scratch_county(admin_url: URL, request: pytest.FixtureRequest) -> Iterator[E
 
 def empty_parcels(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE parcel, occupancy, enterprise_year, enterprise, change_log, load_job"))
+        conn.execute(text("TRUNCATE parcel, occupancy, enterprise_year, enterprise, change_log, load_job CASCADE"))
         conn.execute(text("DELETE FROM load_batch"))
 
 
