@@ -29,7 +29,7 @@ def _labels() -> list[str]:
     from api.main import create_app
     from landgis.settings import Settings
 
-    loaded = schemathesis.openapi.from_asgi("/openapi.json", create_app(Settings()))
+    loaded = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
     return [result.ok().label for result in loaded.get_all_operations()]
 
 
