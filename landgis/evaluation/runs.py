@@ -70,7 +70,7 @@ class Inputs:
 
 
 def current_scope(conn: Connection) -> str:
-    """The region scope of this transaction ('' = unrestricted)."""
+    """The region scope of this transaction ('' or '*' = unrestricted, '-' = none)."""
     return str(conn.execute(text("SELECT coalesce(current_setting('landgis.scope', true), '')")).scalar_one())
 
 
@@ -78,7 +78,7 @@ def resolve_region(conn: Connection, region_code: str | None) -> str | None:
     """Check that ``region_code`` exists and is in scope; default to the caller's single scope."""
     if region_code is None:
         scope = current_scope(conn)
-        if scope == "":
+        if scope in ("", "*"):
             return None
         codes = [c for c in scope.split(",") if c and c != "-"]
         if len(codes) != 1:
