@@ -91,6 +91,18 @@ def scope_setting(region_codes: list[str] | None) -> str:
     return "*" if region_codes is None else (",".join(region_codes) or "-")
 
 
+def scope_codes(conn: Connection) -> list[str] | None:
+    """The inverse of ``set_scope``: the transaction's region codes, or None when unrestricted.
+
+    "Unrestricted" is decided by the database's own ``landgis_scope_unrestricted()`` (unset or ``*``),
+    the same test the row-level security policies use.
+    """
+    row = conn.execute(
+        text("SELECT landgis_scope_unrestricted(), coalesce(current_setting('landgis.scope', true), '')")
+    ).one()
+    return None if row[0] else [c for c in row[1].split(",") if c and c != "-"]
+
+
 def set_request_context(
     conn: Connection,
     *,

@@ -22,6 +22,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from landgis.aggregates import ensure_parcel_stats
+from landgis.db.engine import scope_codes
 from landgis.dbio import read_frame
 from landgis.errors import InvalidInput, NotFound, PermissionDenied
 from landgis.evaluation.policy import FIGURE_FIELDS, Policy, parse_policy
@@ -70,17 +71,16 @@ class Inputs:
 
 
 def current_scope(conn: Connection) -> str:
-    """The region scope of this transaction ('' or '*' = unrestricted, '-' = none)."""
+    """The raw region scope of this transaction, as recorded with a run ('' = unset)."""
     return str(conn.execute(text("SELECT coalesce(current_setting('landgis.scope', true), '')")).scalar_one())
 
 
 def resolve_region(conn: Connection, region_code: str | None) -> str | None:
     """Check that ``region_code`` exists and is in scope; default to the caller's single scope."""
     if region_code is None:
-        scope = current_scope(conn)
-        if scope in ("", "*"):
+        codes = scope_codes(conn)
+        if codes is None:
             return None
-        codes = [c for c in scope.split(",") if c and c != "-"]
         if len(codes) != 1:
             raise InvalidInput("请指定行政区划 region_code (your scope covers several regions)")
         region_code = codes[0]
