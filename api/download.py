@@ -11,6 +11,15 @@ from fastapi import Response
 
 from landgis.export import MEDIA_TYPES, SUFFIX
 
+#: The OpenAPI ``responses`` of an export route: the file in any of the formats (a zip when a
+#: GeoJSON export holds several layers).
+EXPORT_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {
+        "description": "The exported file, as an attachment",
+        "content": {media: {} for media in sorted({*MEDIA_TYPES.values(), "application/zip"})},
+    }
+}
+
 
 def export_response(stem: str, fmt: str, write: Callable[[Path], Path]) -> Response:
     """Run ``write(path)`` and return the file as an attachment named ``stem`` + the format's suffix."""

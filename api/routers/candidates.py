@@ -8,7 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Response
 
 from api.deps import ConnDep
-from api.download import export_response
+from api.download import EXPORT_RESPONSES, export_response
 from landgis.candidates.presets import presets
 from landgis.candidates.rules import LEAVES
 from landgis.candidates.selection import CandidateRequest, geojson_response, parse_request, select_candidates
@@ -51,7 +51,11 @@ def candidates(conn: ConnDep, body: dict[str, Any] = Body(..., examples=[EXAMPLE
     return Response(content=geojson_response(conn, selection), media_type="application/json")
 
 
-@router.post("/export", summary="Export candidates (and blocks): xlsx, gpkg, shp (GBK, zipped), geojson")
+@router.post(
+    "/export",
+    summary="Export candidates (and blocks): xlsx, gpkg, shp (GBK, zipped), geojson",
+    responses=EXPORT_RESPONSES,
+)
 def export(
     conn: ConnDep,
     format: Literal["xlsx", "gpkg", "shp", "geojson"] = "xlsx",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ConnDep
-from api.download import export_response
+from api.download import EXPORT_RESPONSES, export_response
 from landgis.errors import InvalidInput
 from landgis.evaluation import results
 from landgis.evaluation.policy import load_policy, parse_policy, read_policy_text, shipped_policy_ids
@@ -141,7 +141,7 @@ def compare(
     return results.compare_runs(conn, run_id, other_id, limit=limit)
 
 
-@router.get("/{run_id}/export", summary=f"Export a run ({', '.join(FORMATS)})")
+@router.get("/{run_id}/export", summary=f"Export a run ({', '.join(FORMATS)})", responses=EXPORT_RESPONSES)
 def export(run_id: int, conn: ConnDep, format: Format = "xlsx") -> Response:
     run_info = get_run(conn, run_id)
     stem = f"亩均评价_{run_info.year}_{run_info.policy_id}_批次{run_id}"

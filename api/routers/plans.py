@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from api.deps import ConnDep
-from api.download import export_response
+from api.download import EXPORT_RESPONSES, export_response
 from landgis.candidates.selection import parse_request
 from landgis.export import export_plan
 from landgis.plans import compare_plans, delete_plan, get_plan, list_plans, save_plan
@@ -70,7 +70,9 @@ def remove(plan_id: int, conn: ConnDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/{plan_id}/export", summary="Export a plan: xlsx, gpkg, shp (GBK, zipped), geojson")
+@router.get(
+    "/{plan_id}/export", summary="Export a plan: xlsx, gpkg, shp (GBK, zipped), geojson", responses=EXPORT_RESPONSES
+)
 def export(
     plan_id: int,
     conn: ConnDep,

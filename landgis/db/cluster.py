@@ -11,6 +11,7 @@ checkout (a checkout under ``/root``, say), the data directory goes to
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -20,7 +21,8 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -278,11 +280,29 @@ def is_running(settings: Settings) -> bool:
     return done.returncode == 0
 
 
+@contextmanager
+def _exclusive(settings: Settings) -> Iterator[None]:
+    """Hold the checkout's cluster lock, so that two processes (parallel test workers, a service
+    and a script) never initialise or start the same cluster at once."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with (settings.home / "pg.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def up(settings: Settings, log: Log = _noop) -> ClusterInfo:
     """Install (when root and missing), initialise and start the local cluster; harmless when it runs.
 
     Returns the cluster's connection details. Creates the ``landgis`` database with PostGIS.
     """
+    with _exclusive(settings):
+        return _up(settings, log)
+
+
+def _up(settings: Settings, log: Log) -> ClusterInfo:
     bindir = ensure_packages(settings, log)
     info = read_info(settings)
     if info is None or not (info.data_dir / "PG_VERSION").is_file():
