@@ -7,24 +7,21 @@ newest evaluation run. Every write to parcels, firms, occupancy, figures and fla
 the change-history triggers, so ``max(change_log.id)`` tells whether anything changed since.
 
 Aggregates are built over the whole database, not the caller's region scope (they are a cache;
-every read of them filters by scope), so a rebuild lifts the scope for its own statements.
+every read of them is filtered by scope through row-level security). The service role may not
+write them: it rebuilds them through the SECURITY DEFINER functions ``landgis_build_parcel_year_stat``
+and ``landgis_build_totals_cell`` (revision 0008), which see every region for their own statements
+and return only a row count.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from landgis.sqlfiles import sql
-
 PARCEL_STATS = "parcel_year_stat"
 TOTALS = "totals_cell"
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -34,10 +31,8 @@ class Freshness:
 
 
 def current_marks(conn: Connection) -> Freshness:
-    """The newest change-history id and evaluation run id."""
-    row = conn.execute(
-        text("SELECT (SELECT coalesce(max(id), 0) FROM change_log), (SELECT coalesce(max(id), 0) FROM evaluation_run)")
-    ).one()
+    """The newest change-history id and evaluation run id of the whole database (not only the scope's)."""
+    row = conn.execute(text("SELECT change_id, run_id FROM landgis_aggregate_marks()")).one()
     return Freshness(int(row[0]), int(row[1]))
 
 
@@ -49,17 +44,6 @@ def _is_fresh(conn: Connection, name: str, year: int, marks: Freshness, needs_ru
     if row is None:
         return False
     return int(row[0]) >= marks.change_id and (not needs_runs or int(row[1]) >= marks.run_id)
-
-
-@contextmanager
-def unscoped(conn: Connection) -> Iterator[None]:
-    """Lift the region scope for the statements inside (aggregates are built for everyone)."""
-    saved = conn.execute(text("SELECT coalesce(current_setting('landgis.scope', true), '')")).scalar_one()
-    conn.execute(text("SELECT set_config('landgis.scope', '', true)"))
-    try:
-        yield
-    finally:
-        conn.execute(text("SELECT set_config('landgis.scope', :s, true)"), {"s": saved})
 
 
 def _lock(conn: Connection, name: str, year: int) -> None:
@@ -95,12 +79,7 @@ def ensure_parcel_stats(conn: Connection, year: int, *, force: bool = False) -> 
     if not force and _is_fresh(conn, PARCEL_STATS, year, marks, needs_runs=False):
         return False
     started = time.monotonic()
-    with unscoped(conn):
-        conn.execute(text("DELETE FROM parcel_year_stat WHERE year = :year"), {"year": year})
-        conn.execute(
-            sql("parcel_year_stat"),
-            {"year": year, "year_start": dt.date(year, 1, 1), "year_end": dt.date(year, 12, 31)},
-        )
+    conn.execute(text("SELECT landgis_build_parcel_year_stat(:year)"), {"year": year})
     _mark(conn, PARCEL_STATS, year, marks, started)
     return True
 
@@ -116,8 +95,6 @@ def ensure_totals(conn: Connection, year: int, *, force: bool = False) -> bool:
     if not force and not rebuilt and _is_fresh(conn, TOTALS, year, marks, needs_runs=True):
         return False
     started = time.monotonic()
-    with unscoped(conn):
-        conn.execute(text("DELETE FROM totals_cell WHERE year = :year"), {"year": year})
-        conn.execute(sql("totals_cell"), {"year": year, "jan1": dt.datetime(year, 1, 1, tzinfo=CHINA_TZ)})
+    conn.execute(text("SELECT landgis_build_totals_cell(:year)"), {"year": year})
     _mark(conn, TOTALS, year, marks, started)
     return True

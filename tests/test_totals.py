@@ -10,10 +10,13 @@ from sqlalchemy import Connection, text
 
 from landgis.evaluation.policy import load_policy
 from landgis.evaluation.runs import run_evaluation
+from landgis.lifecycle.events import TransitionRequest, apply_transition
+from landgis.lifecycle.workflow import read_workflow
 from landgis.totals import zone_totals
 from tests import land
 
-THIS_YEAR = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).year
+TODAY = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()  # China Standard Time
+THIS_YEAR = TODAY.year
 LAST_YEAR = THIS_YEAR - 1
 
 # name: (zone, x, height m → 亩 = height * 100 * 15 / 10000, land use, far, scale, tax this year, tax last year)
@@ -54,12 +57,25 @@ def totals_county(db: Connection) -> dict[str, int]:
         ),
         {"z": ids["Z1"], "y": THIS_YEAR, "y0": THIS_YEAR - 1, "y9": THIS_YEAR + 3},
     )
-    # this year's renewal: P2 enters 整治中 (then 提容增效完成: counted once), P3 is freed; P1's FAR is raised
-    db.execute(text("UPDATE parcel SET renewal_status = 'in_progress' WHERE id = :p"), {"p": ids["P2"]})
-    db.execute(text("UPDATE parcel SET renewal_status = 'upgraded' WHERE id = :p"), {"p": ids["P2"]})
-    db.execute(text("UPDATE parcel SET renewal_status = 'freed' WHERE id = :p"), {"p": ids["P3"]})
+    # this year's renewal, through the workflow: P2 is upgraded (提容增效完成, counts as 治理), P3 is
+    # freed (腾出, counts as 治理 and 腾出); the steps before count for nothing. P1's FAR is raised.
+    _renew(
+        db, ids["P2"], ("identified", None), ("planned", None), ("in_progress", "retrofit"), ("upgraded", "retrofit")
+    )
+    _renew(
+        db, ids["P3"], ("identified", None), ("planned", None), ("in_progress", "acquisition"), ("freed", "acquisition")
+    )
     db.execute(text("UPDATE parcel SET far = 1.6 WHERE id = :p"), {"p": ids["P1"]})
     return ids
+
+
+def _renew(db: Connection, parcel_id: int, *steps: tuple[str, str | None]) -> None:
+    workflow = read_workflow()
+    for status, mode in steps:
+        request = TransitionRequest(
+            to_status=status, event_date=TODAY, user="batch", renewal_mode=mode, documents=["县经信〔2024〕8号"]
+        )
+        apply_transition(db, workflow, parcel_id, request, today=TODAY)
 
 
 def _same(got: float | None, want: float | None) -> bool:
@@ -111,11 +127,11 @@ def test_zone_totals_match_an_independent_computation(db: Connection, totals_cou
         "freed": pytest.approx(_mu(100), rel=1e-5),
         "upgraded": pytest.approx(_mu(200), rel=1e-5),
     }
-    # 治理: P2 (30 亩, entered in_progress and upgraded this year: once); 腾出: P3 (15 亩)
-    assert z1["governed_mu"] == {str(THIS_YEAR): pytest.approx(_mu(200), rel=1e-5)}
+    # 治理: P2 upgraded (30 亩) and P3 freed (15 亩); 腾出: P3 (15 亩)
+    assert z1["governed_mu"] == {str(THIS_YEAR): pytest.approx(_mu(300), rel=1e-5)}
     assert z1["freed_mu"] == {str(THIS_YEAR): pytest.approx(_mu(100), rel=1e-5)}
     targets = {t["metric"]: t for t in z1["targets"]}
-    assert targets["governed_mu"]["progress"] == pytest.approx(_mu(200) / 40, rel=1e-5)
+    assert targets["governed_mu"]["progress"] == pytest.approx(_mu(300) / 40, rel=1e-5)
     assert targets["freed_mu"]["actual"] == pytest.approx(_mu(100), rel=1e-5)
     assert targets["far_uplift"]["actual"] == pytest.approx(
         _expected_zone("Z1")["far"] - _expected_zone("Z1")["far_start"], rel=1e-5
@@ -149,10 +165,16 @@ def test_totals_respect_the_region_scope(db: Connection, totals_county: dict[str
     set_scope(db, None)
 
 
-def test_renewal_view_counts_each_parcel_once_a_year(db: Connection, totals_county: dict[str, int]) -> None:
-    rows = db.execute(
-        text("SELECT zone_id, year, governed_mu, freed_mu FROM v_renewal_area_by_year ORDER BY zone_id")
-    ).all()
+def test_renewal_view_sums_the_counted_renewal_events(db: Connection, totals_county: dict[str, int]) -> None:
+    query = text("SELECT zone_id, year, governed_mu, freed_mu FROM v_renewal_area_by_year ORDER BY zone_id")
+    rows = db.execute(query).all()
     assert [(r[0], r[1]) for r in rows] == [(totals_county["Z1"], THIS_YEAR)]
-    assert rows[0][2] == pytest.approx(_mu(200), rel=1e-5)
-    assert rows[0][3] == pytest.approx(_mu(100), rel=1e-5)
+    assert rows[0][2] == pytest.approx(_mu(300), rel=1e-5)  # P2 upgraded, P3 freed
+    assert rows[0][3] == pytest.approx(_mu(100), rel=1e-5)  # P3 freed
+    # a revoked step counts for nothing
+    db.execute(
+        text("UPDATE renewal_event SET revoked_at = now(), revoked_by = 'batch' WHERE parcel_id = :p AND counts_freed"),
+        {"p": totals_county["P3"]},
+    )
+    governed, freed = db.execute(query).one()[2:]
+    assert (governed, freed) == (pytest.approx(_mu(200), rel=1e-5), 0)

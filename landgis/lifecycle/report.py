@@ -101,7 +101,8 @@ def _area(conn: Connection, zone_id: int | None, region: str | None) -> dict[str
 
 
 def has_evaluation(conn: Connection) -> bool:
-    return conn.execute(text("SELECT to_regclass('v_parcel_class') IS NOT NULL")).scalar_one() is True
+    """Whether a 亩均评价 has classed any parcel the caller may see (``v_parcel_class`` has rows)."""
+    return conn.execute(text("SELECT EXISTS (SELECT 1 FROM v_parcel_class)")).scalar_one() is True
 
 
 def _area_by_year(conn: Connection, p: dict[str, Any]) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from landgis.db.engine import set_audit_context
+from landgis.db.engine import scope_codes, set_audit_context
 from landgis.errors import InvalidInput
 from landgis.loading import parcel_rows, reader
 from landgis.loading import source as src
@@ -193,7 +193,8 @@ def _run(
     # When the loading process dies, the server notices within a second, even in mid-statement,
     # and rolls the load back (instead of finishing a merge nobody will commit).
     conn.execute(text("SELECT set_config('client_connection_check_interval', '1000', true)"))
-    scoped = bool(conn.execute(text("SELECT coalesce(current_setting('landgis.scope', true), '') <> ''")).scalar())
+    # '*' (an unrestricted user) is no scope at all: every existing parcel may be updated.
+    scoped = scope_codes(conn) is not None
     known, zones = _regions_and_zones(conn)
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
     ddl = ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS.items())

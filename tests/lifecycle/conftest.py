@@ -95,6 +95,34 @@ def figures(db: Connection, enterprise_id: int, year: int, **values: float) -> N
     )
 
 
+def record_classes(db: Connection, rows: list[tuple[int, int, str, float, float]]) -> None:
+    """亩均评价 results as a run of the evaluation stores them: for each year, a new run (so the
+    newest of that year) with each listed parcel's class, 亩均税收 and 亩均增加值 (万元/亩).
+
+    ``rows`` are (parcel id, year, class, mu_tax, mu_value_added); ``v_parcel_class`` then shows them.
+    """
+    for year in sorted({r[1] for r in rows}):
+        run = db.execute(
+            text(
+                "INSERT INTO evaluation_run (policy_id, policy_name, policy_version, policy_sha256, policy, year,"
+                " scope, inputs_sha256, enterprise_count, created_by)"
+                " VALUES ('test', '测试办法', '1', repeat('0', 64), '{}', :year, '', repeat('0', 64), 0, 'test')"
+                " RETURNING id"
+            ),
+            {"year": year},
+        ).scalar_one()
+        for parcel_id, _, klass, mu_tax, mu_value_added in (r for r in rows if r[1] == year):
+            db.execute(
+                text(
+                    "INSERT INTO evaluation_parcel (run_id, parcel_id, region_code, area_mu, enterprise_count,"
+                    " tax_wan, value_added_wan, mu_tax, mu_value_added, class)"
+                    " SELECT :run, id, region_code, area_mu, 1, :mt * area_mu, :mv * area_mu, :mt, :mv, :cls"
+                    " FROM parcel WHERE id = :id"
+                ),
+                {"run": run, "id": parcel_id, "mt": mu_tax, "mv": mu_value_added, "cls": klass},
+            )
+
+
 def colour_of(db: Connection, parcel_id: int) -> tuple[str, list[str]]:
     colour, reasons = db.execute(
         text("SELECT colour, reasons FROM parcel_colour WHERE parcel_id = :id"), {"id": parcel_id}

@@ -14,7 +14,7 @@ from landgis.db.engine import set_scope
 from landgis.errors import InvalidInput
 from landgis.lifecycle import colours
 from tests.conftest import ClientFactory
-from tests.lifecycle.conftest import add_parcel, colour_of
+from tests.lifecycle.conftest import add_parcel, colour_of, record_classes
 
 AS_OF = dt.date(2024, 7, 1)
 
@@ -27,15 +27,9 @@ def reasons_of(db: Connection, pid: int) -> list[str]:
     return [r["reason"] for r in colours.colour_of(db, pid)["reasons"]]
 
 
-def stand_in_class_view(db: Connection, rows: list[tuple[int, int, str]]) -> None:
-    """The evaluation's v_parcel_class, faked inside the test's transaction (same signature)."""
-    values = ", ".join(f"({pid}::bigint, {year}, '{cls}'::text, 10.0, 50.0)" for pid, year, cls in rows)
-    db.execute(
-        text(
-            "CREATE VIEW v_parcel_class (parcel_id, year, class, mu_tax, mu_value_added) AS"
-            f" SELECT * FROM (VALUES {values}) AS v"
-        )
-    )
+def classes(db: Connection, rows: list[tuple[int, int, str]]) -> None:
+    """Evaluation runs classing these (parcel, year) pairs (亩均 figures do not matter here)."""
+    record_classes(db, [(pid, year, klass, 10.0, 50.0) for pid, year, klass in rows])
 
 
 def test_packaged_rules_equal_the_rules_the_migration_seeds(land: Connection) -> None:
@@ -72,7 +66,7 @@ def test_idle_rule_skips_freed_and_exempt_land(land: Connection) -> None:
     assert colour_of(land, pid) == ("green", ["none"])
 
 
-def test_class_rules_read_v_parcel_class_and_are_silent_without_it(land: Connection) -> None:
+def test_class_rules_read_the_latest_evaluation_and_are_silent_without_one(land: Connection) -> None:
     d_now = add_parcel(land, 0)
     c_now = add_parcel(land, 200)
     d_last_year = add_parcel(land, 400)
@@ -81,7 +75,7 @@ def test_class_rules_read_v_parcel_class_and_are_silent_without_it(land: Connect
     refresh(land, *ids)
     assert {colour_of(land, p)[0] for p in ids} == {"green"}
 
-    stand_in_class_view(
+    classes(
         land,
         [(d_now, 2023, "B"), (d_now, 2024, "D"), (c_now, 2024, "C"), (d_last_year, 2023, "D"), (d_exempt, 2024, "D")],
     )
@@ -91,6 +85,12 @@ def test_class_rules_read_v_parcel_class_and_are_silent_without_it(land: Connect
     assert colour_of(land, c_now) == ("yellow", ["class_c"])
     assert colour_of(land, d_last_year) == ("green", ["none"])  # the latest evaluation year is 2024
     assert colour_of(land, d_exempt) == ("green", ["none"])
+
+    # a newer run of 2024 replaces the classes of the earlier one
+    classes(land, [(d_now, 2024, "D"), (c_now, 2024, "B"), (d_exempt, 2024, "D")])
+    refresh(land, *ids)
+    assert colour_of(land, d_now) == ("red", ["class_d"])
+    assert colour_of(land, c_now) == ("green", ["none"])
 
 
 def test_identified_and_not_in_a_plan_is_red(land: Connection) -> None:
@@ -170,7 +170,7 @@ def test_review_due_is_yellow_and_a_failed_review_is_red(land: Connection) -> No
 
 def test_red_wins_and_every_reason_is_kept_red_first(land: Connection) -> None:
     pid = add_parcel(land, agreed_start_date=dt.date(2022, 1, 1), agreed_completion_date=dt.date(2024, 8, 1))
-    stand_in_class_view(land, [(pid, 2024, "C")])
+    classes(land, [(pid, 2024, "C")])
     refresh(land, pid)
     colour, rules = colour_of(land, pid)
     assert colour == "red"
@@ -179,7 +179,7 @@ def test_red_wins_and_every_reason_is_kept_red_first(land: Connection) -> None:
 
 def test_a_county_rule_file_changes_colours(land: Connection, tmp_path: Path) -> None:
     pid = add_parcel(land)
-    stand_in_class_view(land, [(pid, 2024, "C")])
+    classes(land, [(pid, 2024, "C")])
     refresh(land, pid)
     assert colour_of(land, pid)[0] == "yellow"
     rules = [r.model_dump() for r in colours.read_rules()]
@@ -247,7 +247,7 @@ def test_a_scoped_officers_step_recolours_the_parcel(land: Connection, client_fo
 
 def test_rules_through_the_api(land: Connection, api: TestClient, client_for: ClientFactory) -> None:
     pid = add_parcel(land)
-    stand_in_class_view(land, [(pid, 2024, "C")])
+    classes(land, [(pid, 2024, "C")])
     refresh(land, pid)
     assert colour_of(land, pid)[0] == "yellow"
     rules = [r.model_dump() for r in colours.read_rules()]

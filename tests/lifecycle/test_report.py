@@ -15,7 +15,7 @@ from landgis.lifecycle import report
 from landgis.lifecycle.events import TransitionRequest, apply_transition
 from landgis.lifecycle.workflow import read_workflow
 from tests.conftest import ClientFactory
-from tests.lifecycle.conftest import add_parcel, add_zone
+from tests.lifecycle.conftest import add_parcel, add_zone, record_classes
 
 WF = read_workflow()
 
@@ -83,12 +83,16 @@ def test_targets_against_actuals(land: Connection, zone: dict[str, int]) -> None
 
 def test_classes_and_growth_from_the_evaluation(land: Connection, zone: dict[str, int]) -> None:
     a, b, c = zone["A"], zone["B"], zone["C"]
-    land.execute(
-        text(
-            "CREATE VIEW v_parcel_class (parcel_id, year, class, mu_tax, mu_value_added) AS SELECT * FROM (VALUES"
-            f" ({a}::bigint, 2023, 'B'::text, 10.0, 50.0), ({b}, 2023, 'C', 20.0, 60.0), ({c}, 2023, 'D', 30.0, 70.0),"
-            f" ({a}, 2024, 'B', 12.0, 55.0), ({b}, 2024, 'B', 22.0, 66.0), ({c}, 2024, 'C', 33.0, 77.0)) AS v"
-        )
+    record_classes(
+        land,
+        [
+            (a, 2023, "B", 10.0, 50.0),
+            (b, 2023, "C", 20.0, 60.0),
+            (c, 2023, "D", 30.0, 70.0),
+            (a, 2024, "B", 12.0, 55.0),
+            (b, 2024, "B", 22.0, 66.0),
+            (c, 2024, "C", 33.0, 77.0),
+        ],
     )
     data = report.progress(land, WF, year=2024, zone_id=zone["zone"])
     # area-weighted 亩均税收: 2023 (10*30 + 20*15 + 30*15) / 60 = 17.5; 2024 (12*30 + 22*15 + 33*15) / 60 = 19.75

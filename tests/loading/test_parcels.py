@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, text
 
 from landgis.db.engine import set_scope
 from landgis.errors import InvalidInput
+from landgis.loading import parcels
 from landgis.loading.batch import LoadFailed
 from landgis.loading.parcels import ParcelLoadOptions, load_parcels
 from tests.loading.conftest import parcel_row, write_shapefile
@@ -243,6 +245,27 @@ def test_rows_outside_the_callers_scope_are_refused(county: Connection, tmp_path
     assert _parcels(county) == []
     set_scope(county, ["330699"])
     assert load_parcels(county, path).counts["inserted"] == 2
+
+
+def test_only_a_restricted_scope_checks_existing_parcels_regions(
+    county: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An administrator's unrestricted scope ('*') is no scope: no per-batch scope query runs."""
+    scoped: list[bool] = []
+    original = parcels._Merger.__init__
+
+    def spy(self: parcels._Merger, *args: Any) -> None:
+        original(self, *args)
+        scoped.append(self.scoped)
+
+    monkeypatch.setattr(parcels._Merger, "__init__", spy)
+    path = write_shapefile(tmp_path, [parcel_row(1, 0, 0)])
+    load_parcels(county, path)  # a batch job: scope unset
+    set_scope(county, None)  # an administrator of every region
+    load_parcels(county, path)
+    set_scope(county, ["330699"])
+    load_parcels(county, path)
+    assert scoped == [False, False, True]
 
 
 def test_a_scoped_file_cannot_take_over_another_countys_parcel(county: Connection, tmp_path: Path) -> None:
