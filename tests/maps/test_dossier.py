@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -127,3 +128,17 @@ def test_qr_code_is_an_svg_and_pages_are_served(maps_client: TestClient, demo_db
         "/static/map/map.js",
     ):
         assert maps_client.get(asset).status_code == 200
+
+
+def test_pages_send_an_anonymous_browser_to_the_log_in(maps_client: TestClient, demo_db: Connection) -> None:
+    pid = demo_db.execute(text("SELECT min(id) FROM parcel")).scalar_one()
+    anonymous = TestClient(maps_client.app, follow_redirects=False)
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    for page in ("/map", f"/dossier/{pid}", "/map?layer=parcels_class"):
+        response = anonymous.get(page, headers=browser)
+        assert response.status_code == 303, page
+        assert response.headers["location"] == "/login?next=" + quote(page, safe="")
+    # Scripts and the page's own fetch() calls keep the 401 problem answer.
+    for path in (f"/parcels/{pid}/dossier", "/maps/layers", "/tiles/parcels_status/14/0/0.mvt"):
+        response = anonymous.get(path)
+        assert response.status_code == 401 and response.json()["status"] == 401, path
