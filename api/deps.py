@@ -131,8 +131,9 @@ def check_csrf(request: Request, principal: Principal, sent: str | None) -> None
 def prepare_connection(conn: Connection, request: Request, settings: Settings) -> None:
     """Set what every query of a request runs under: role, user, timeout, audit context, scope.
 
-    A route may shorten its timeout (map tiles) by setting ``request.state.statement_timeout_ms``
-    in a dependency declared before ``ConnDep``.
+    The app-wide ``require_user`` prepares the connection before any route dependency runs; a
+    route wanting a shorter timeout (map tiles) sets ``statement_timeout`` locally on ``ConnDep``
+    itself (``api.routers.tiles.tile_connection``).
     """
     conn.execute(text(f"SET LOCAL ROLE {APP_ROLE}"))  # a constant of ours, not user input
     set_scope(conn, [])  # nothing is visible until we know who asks
@@ -145,7 +146,7 @@ def prepare_connection(conn: Connection, request: Request, settings: Settings) -
         request.state.region_scope = None if principal.region_scope is None else list(principal.region_scope)
     set_request_context(
         conn,
-        statement_timeout_ms=getattr(request.state, "statement_timeout_ms", None) or settings.statement_timeout_ms,
+        statement_timeout_ms=settings.statement_timeout_ms,
         actor=request.state.actor,
         client_addr=request.client.host if request.client else None,
         request_id=getattr(request.state, "request_id", None),

@@ -45,7 +45,6 @@ from api.routers import (
     totals,
     users,
 )
-from api.tilecache import TileCacheFront
 from landgis import __version__
 from landgis.db.engine import make_engine
 from landgis.settings import Settings, get_settings, project_root
@@ -105,7 +104,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return response
 
     app.add_middleware(BodyLimit, default_max=cfg.max_body_bytes, larger={"/loads/": cfg.upload_max_bytes})
-    app.add_middleware(TileCacheFront)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router)

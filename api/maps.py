@@ -16,7 +16,6 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy import Engine
 
-from api.tilecache import ANONYMOUS
 from landgis.errors import NotFound
 from landgis.maps.cache import DataVersionListener, TileCache
 from landgis.maps.catalog import Catalog, check_catalog
@@ -69,7 +68,7 @@ class MapState:
     def tile_key(
         self, layer_id: str, fmt: str | None, z: int, x: int, y: int, query: Mapping[str, str], who: tuple[str, ...]
     ) -> tuple[object, ...] | None:
-        """The cache key of a tile request; ``who`` is the caller's region scope (or ANONYMOUS)."""
+        """The cache key of a tile request; ``who`` is the caller's region scope (``tiles._who``)."""
         layer = self.registry.get(layer_id)
         if layer is None or not self.catalog.state(layer_id).available:
             return None
@@ -77,11 +76,6 @@ class MapState:
         names = self.relevant_params(layer)
         params = tuple(sorted((k, v) for k, v in query.items() if k in names))
         return (kind, layer_id, z, x, y, params, who)
-
-    def front_key(
-        self, layer_id: str, fmt: str | None, z: int, x: int, y: int, query: Mapping[str, str]
-    ) -> tuple[object, ...] | None:
-        return self.tile_key(layer_id, fmt, z, x, y, query, ANONYMOUS)
 
     def version(self) -> int | None:
         """The current data version, or None when the cache must not be used."""

@@ -9,15 +9,15 @@ they were rendered from; see ``landgis.maps.cache``.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, text
 
-from api.deps import ConnDep
+from api.deps import ConnDep, SettingsDep
 from api.maps import MapState, MapStateDep, lifespan
-from api.tilecache import ANONYMOUS, has_credentials, tile_answer
+from api.tilecache import tile_answer
 from landgis.errors import InvalidInput, NotFound
 from landgis.maps import raster
 from landgis.maps.cache import CachedTile, make_entry, with_gzip
@@ -45,11 +45,10 @@ def _tile(z: str, x: str, y: str) -> Tile:
 
 
 def _who(request: Request) -> tuple[str, ...]:
-    """Whose tiles these are, for the cache key: every caller without credentials gets the same
-    (the front door serves those), others are keyed by their region scope."""
-    if not has_credentials(request.headers.raw):
-        return ANONYMOUS
-    scope = getattr(request.state, "region_scope", None)
+    """Whose tiles these are, for the cache key: the caller's region scope (set on the request by
+    ``prepare_connection``). Row-level security shows callers of the same scope the same rows, so
+    they share entries; the unrestricted scope and every list of regions have entries of their own."""
+    scope: list[str] | None = request.state.region_scope
     return ("all",) if scope is None else ("scope", *sorted(scope))
 
 
@@ -82,12 +81,14 @@ def _current_version(conn: Connection) -> int:
     return int(conn.execute(text("SELECT version FROM map_data_version WHERE id = 1")).scalar_one())
 
 
-async def tile_timeout(request: Request) -> None:
-    """Tiles run under the (shorter) tile timeout: declared before ConnDep, which applies it."""
-    request.state.statement_timeout_ms = request.app.state.settings.tile_timeout_ms
+def tile_connection(conn: ConnDep, settings: SettingsDep) -> Connection:
+    """The request's connection under the (shorter) tile statement timeout, for the rest of its
+    transaction: a slow tile answers 504 instead of holding a connection and a core."""
+    conn.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(settings.tile_timeout_ms)})
+    return conn
 
 
-TileTimeout = Depends(tile_timeout)
+TileConnDep = Annotated[Connection, Depends(tile_connection)]
 
 
 def vector_tile(request: Request, conn: Connection, maps: MapState, layer_id: str, tile: Tile) -> Response:
@@ -96,12 +97,10 @@ def vector_tile(request: Request, conn: Connection, maps: MapState, layer_id: st
     crs = _crs(request)
     state = maps.catalog.state(layer_id)
     query = dict(request.query_params)
-    who = _who(request)
-    key = maps.tile_key(layer_id, "mvt", tile.z, tile.x, tile.y, query, who)
+    key = maps.tile_key(layer_id, "mvt", tile.z, tile.x, tile.y, query, _who(request))
     cached = state.cached and key is not None and maps.cache.max_bytes > 0
     gzip_ok = "gzip" in request.headers.get("accept-encoding", "")
-    # Anonymous requests were already looked up by the front door (unless its listener is down).
-    if cached and not (who == ANONYMOUS and maps.version() is not None):
+    if cached:
         entry = maps.cache.get(key, _current_version(conn))
         if entry is not None:
             if gzip_ok and entry.gzipped is None:
@@ -164,9 +163,8 @@ def tile(
     x: str,
     y: str,
     fmt: str,
-    _t: None = TileTimeout,
     *,
-    conn: ConnDep,
+    conn: TileConnDep,
     maps: MapStateDep,
 ) -> Response:
     t = _tile(z, x, y)
@@ -400,9 +398,8 @@ def ogc_tile(
     z: str,
     x: str,
     y: str,
-    _t: None = TileTimeout,
     *,
-    conn: ConnDep,
+    conn: TileConnDep,
     maps: MapStateDep,
 ) -> Response:
     _check_tms(tms)

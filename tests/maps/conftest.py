@@ -4,15 +4,22 @@ test client on the demo county, and helpers to find tiles independently of the c
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
 
-from landgis.settings import Settings
+from landgis.settings import Settings, project_root
 from tests.conftest import api_client
+
+#: A layer whose view no module provides: it stays unavailable, as parcels_class did before the
+#: evaluation module created v_parcel_class.
+WAITING_LAYER = "parcels_waiting"
+WAITING_VIEW = "v_parcel_waiting"
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -53,3 +60,29 @@ def busy_tile(demo_db: Connection) -> tuple[float, float]:
         text("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(ST_Collect(geom)) c FROM parcel) q")
     ).one()
     return float(row[0]), float(row[1])
+
+
+@pytest.fixture
+def waiting_layers(tmp_path: Path) -> Path:
+    """The shipped layers plus ``parcels_waiting``: parcels_class's definition reading a view that
+    does not exist (``v_parcel_waiting``), so the layer is listed but unavailable."""
+    folder = tmp_path / "layers"
+    shutil.copytree(project_root() / "layers", folder)
+    layer = yaml.safe_load((folder / "parcels_class.yaml").read_text(encoding="utf-8"))
+    layer["id"] = WAITING_LAYER
+    layer["requires"] = [WAITING_VIEW]
+    layer["source"]["lookup"]["relation"] = WAITING_VIEW
+    for item in layer["style"]:
+        item["id"] = item["id"].replace("parcels_class", WAITING_LAYER)
+    body = yaml.safe_dump(layer, allow_unicode=True, sort_keys=False)
+    (folder / f"{WAITING_LAYER}.yaml").write_text(body, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def waiting_client(
+    maps_settings: Settings, waiting_layers: Path, demo_engine: Engine, demo_db: Connection
+) -> Iterator[TestClient]:
+    """Like ``maps_client`` (its own user), with ``parcels_waiting`` among the layers."""
+    cfg = maps_settings.model_copy(update={"layers_dir": waiting_layers})
+    yield from api_client(cfg, demo_engine, demo_db, username="test-maps-waiting")

@@ -1,10 +1,9 @@
-"""The tile cache against committed writes on a scratch database: repeated tiles come from the
-cache (front door for anonymous callers, the route for others), and any write to a table behind
-a layer makes the next tile fresh."""
+"""The tile cache against committed writes on a scratch database: tiles need a signed-in caller;
+repeated tiles come from the cache (keyed by the caller's region scope), and any write to a
+table behind a layer makes the next tile fresh."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 
 from api.main import create_app
+from landgis.accounts.tokens import create_token
+from landgis.accounts.users import create_user
 from landgis.db import cluster, migrate
 from landgis.settings import Settings
 from tests.maps.conftest import tile_of
@@ -43,10 +44,20 @@ def scratch(admin_url: URL) -> Iterator[Engine]:
     cluster.drop_database(admin_url, name)
 
 
+@pytest.fixture(scope="module")
+def signed(scratch: Engine) -> dict[str, str]:
+    """The Authorization header of an administrator of every region (committed in the scratch database)."""
+    with scratch.begin() as conn:
+        user = create_user(conn, "cache-admin", "admin", None)
+        _, secret = create_token(conn, user.id, "tile cache tests")
+    return {"authorization": f"Bearer {secret}"}
+
+
 @pytest.fixture
-def live(scratch: Engine, tmp_path: Path) -> Iterator[tuple[TestClient, Engine]]:
+def live(scratch: Engine, signed: dict[str, str], tmp_path: Path) -> Iterator[tuple[TestClient, Engine]]:
     settings = Settings(database_url=scratch.url.render_as_string(hide_password=False), home=tmp_path)
     with TestClient(create_app(settings)) as client:
+        client.headers.update(signed)
         yield client, scratch
 
 
@@ -64,14 +75,6 @@ def statuses(content: bytes) -> set[str]:
     return {f.properties["renewal_status"] for f in decode(content)["parcels_status"].features}
 
 
-def wait_for_listener(client: TestClient, wanted: int) -> None:
-    maps = client.app.state.maps  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 5
-    while maps.version() != wanted and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert maps.version() == wanted
-
-
 def test_writes_bump_the_data_version(scratch: Engine) -> None:
     before = version(scratch)
     set_status(scratch, "planned")
@@ -83,22 +86,34 @@ def test_writes_bump_the_data_version(scratch: Engine) -> None:
     assert version(scratch) == before + 1  # a rolled-back write changes nothing
 
 
-def test_anonymous_tiles_come_from_the_front_door_until_a_write(live: tuple[TestClient, Engine]) -> None:
+def test_anonymous_tile_requests_are_refused(live: tuple[TestClient, Engine]) -> None:
+    client, _ = live
+    x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
+    path = f"/tiles/parcels_status/16/{x}/{y}.mvt"
+    assert client.get(path).status_code == 200  # signed in: rendered and cached
+    anonymous = TestClient(client.app)  # the same app and tile cache, without credentials
+    for headers in ({}, {"cookie": "landgis_session=stale"}):
+        response = anonymous.get(path, headers=headers)
+        assert response.status_code == 401, (headers, response.status_code)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "x-tile-cache" not in response.headers  # never answered from the cache
+
+
+def test_repeated_tiles_come_from_the_cache_until_a_write(live: tuple[TestClient, Engine]) -> None:
     client, engine = live
     set_status(engine, "normal")
-    wait_for_listener(client, version(engine))
     x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
     path = f"/tiles/parcels_status/16/{x}/{y}.mvt"
     first = client.get(path)
     assert first.headers["x-tile-cache"] == "miss" and statuses(first.content) == {"normal"}
+    assert first.headers["cache-control"] == "no-cache"  # never "public": a tile depends on who asks
     second = client.get(path, headers={"accept-encoding": "gzip"})
     assert second.headers["x-tile-cache"] == "hit"
     assert second.headers["etag"] == first.headers["etag"] and second.content == first.content
     assert client.get(path, headers={"if-none-match": first.headers["etag"]}).status_code == 304
     assert client.get(path + "?unrelated=1").headers["x-tile-cache"] == "hit"  # cache busting is ignored
 
-    set_status(engine, "identified")
-    wait_for_listener(client, version(engine))
+    set_status(engine, "identified")  # and ask at once: the route reads the version in its own snapshot
     third = client.get(path)
     assert third.headers["x-tile-cache"] == "miss"
     assert statuses(third.content) == {"identified"}
@@ -109,13 +124,12 @@ def test_the_route_never_serves_a_tile_older_than_the_callers_snapshot(live: tup
     client, engine = live
     x, y = tile_of(LON + 0.0005, LAT + 0.0005, 15)
     path = f"/tiles/parcels_status/15/{x}/{y}.mvt"
-    signed = {"authorization": "Bearer someone"}
     set_status(engine, "normal")
-    assert statuses(client.get(path, headers=signed).content) == {"normal"}
-    assert client.get(path, headers=signed).headers["x-tile-cache"] == "hit"
+    assert statuses(client.get(path).content) == {"normal"}
+    assert client.get(path).headers["x-tile-cache"] == "hit"
     for status in ("planned", "in_progress", "freed"):
         set_status(engine, status)  # and ask at once, without waiting for the notification
-        response = client.get(path, headers=signed)
+        response = client.get(path)
         assert response.headers["x-tile-cache"] == "miss"
         assert statuses(response.content) == {status}
 
@@ -133,12 +147,11 @@ def test_enterprise_figures_invalidate_the_mu_tax_layer(live: tuple[TestClient, 
     try:
         x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
         path = f"/tiles/parcels_mu_tax/16/{x}/{y}.mvt"
-        signed = {"authorization": "Bearer someone"}
-        tile = decode(client.get(path, headers=signed).content)["parcels_mu_tax"]
+        tile = decode(client.get(path).content)["parcels_mu_tax"]
         assert tile.features[0].properties["mu_tax"] == pytest.approx(10 / area_mu)
         with engine.begin() as conn:
             conn.execute(text("UPDATE enterprise_year SET tax_wan = 30 WHERE enterprise_id = :e"), {"e": firm})
-        tile = decode(client.get(path, headers=signed).content)["parcels_mu_tax"]
+        tile = decode(client.get(path).content)["parcels_mu_tax"]
         assert tile.features[0].properties["mu_tax"] == pytest.approx(30 / area_mu)
     finally:
         with engine.begin() as conn:

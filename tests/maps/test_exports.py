@@ -7,6 +7,8 @@ import re
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, text
 
+from tests.maps.conftest import WAITING_LAYER, WAITING_VIEW
+
 
 def test_zone_export_is_standalone_and_holds_its_parcels(maps_client: TestClient, demo_db: Connection) -> None:
     zone_id, name = demo_db.execute(text("SELECT id, name FROM zone ORDER BY id LIMIT 1")).one()
@@ -64,12 +66,14 @@ def test_plan_export_reads_the_planning_views(maps_client: TestClient, demo_db: 
     assert missing.status_code == 404 and "方案 8" in missing.json()["detail"]
 
 
-def test_maps_check_command_lists_layers(maps_settings: object, monkeypatch: object) -> None:
+def test_maps_check_command_lists_layers(maps_settings: object, waiting_layers: object, monkeypatch: object) -> None:
     from typer.testing import CliRunner
 
     from landgis.cli import app
 
     monkeypatch.setenv("LANDGIS_DATABASE_URL", maps_settings.database_url)  # type: ignore[attr-defined]
+    monkeypatch.setenv("LANDGIS_LAYERS_DIR", str(waiting_layers))  # type: ignore[attr-defined]
     result = CliRunner().invoke(app, ["maps", "check"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "parcels_status" in result.output and "v_parcel_class" in result.output
+    assert "parcels_status" in result.output and "parcels_class" in result.output
+    assert WAITING_LAYER in result.output and WAITING_VIEW in result.output

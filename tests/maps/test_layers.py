@@ -1,5 +1,5 @@
 """Layer definitions: the shipped ones are valid; bad ones stop start-up with a message naming
-the file and the field; layers waiting for another module's view are listed as unavailable."""
+the file and the field; layers waiting for a view that does not exist yet are listed as unavailable."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from api.main import create_app
 from landgis.maps.catalog import check_catalog
 from landgis.maps.layers import LayerDefinitionError, RasterLayer, VectorLayer, load_layers, parse_layer
 from landgis.settings import Settings, project_root
+from tests.maps.conftest import WAITING_LAYER, WAITING_VIEW
 
 LAYERS = project_root() / "layers"
 
@@ -42,10 +43,14 @@ def test_shipped_layers_load_and_cover_the_issue(demo_db: Connection) -> None:
     for layer_id in ("parcels_status", "parcels_mu_tax", "zones", "regions"):
         state = catalog.state(layer_id)
         assert state.available and state.cached, (layer_id, state)
-    # Views of modules not merged yet: listed, not fatal.
-    for layer_id, view in (("parcels_class", "v_parcel_class"), ("parcels_yima", "v_parcel_colour")):
-        state = catalog.state(layer_id)
-        assert not state.available and view in state.reason
+    # The evaluation and lifecycle modules' views exist: their layers are served.
+    for layer_id in ("parcels_class", "parcels_yima"):
+        assert catalog.state(layer_id).available, layer_id
+
+
+def test_layer_waiting_for_a_view_is_listed_not_fatal(waiting_layers: Path, demo_db: Connection) -> None:
+    state = check_catalog(demo_db, load_layers(waiting_layers)).state(WAITING_LAYER)
+    assert not state.available and WAITING_VIEW in state.reason
 
 
 def test_zoom_levels_pick_attributes() -> None:
@@ -92,28 +97,28 @@ def test_catalog_rejects_unknown_column_and_relation(tmp_path: Path, db: Connect
         check_catalog(db, LayerRegistry([missing]))
 
 
-def test_conditional_layer_becomes_available_with_its_view(db: Connection) -> None:
-    registry = load_layers(LAYERS)
-    assert not check_catalog(db, registry).state("parcels_class").available
+def test_conditional_layer_becomes_available_with_its_view(waiting_layers: Path, db: Connection) -> None:
+    registry = load_layers(waiting_layers)
+    assert not check_catalog(db, registry).state(WAITING_LAYER).available
     db.execute(
         text(
-            "CREATE VIEW v_parcel_class AS SELECT id AS parcel_id, 2024::smallint AS year, 'A'::text AS class, "
+            f"CREATE VIEW {WAITING_VIEW} AS SELECT id AS parcel_id, 2024::smallint AS year, 'A'::text AS class, "
             "1.0::float8 AS mu_tax, 2.0::float8 AS mu_value_added FROM parcel"
         )
     )
-    state = check_catalog(db, registry).state("parcels_class")
+    state = check_catalog(db, registry).state(WAITING_LAYER)
     assert state.available
     # The view reads only parcel, which carries the data-version trigger: cacheable.
     assert state.cached and state.untracked == ()
     db.execute(text("CREATE TABLE eval_result (parcel_id bigint, year smallint, class text)"))
-    db.execute(text("DROP VIEW v_parcel_class"))
+    db.execute(text(f"DROP VIEW {WAITING_VIEW}"))
     db.execute(
         text(
-            "CREATE VIEW v_parcel_class AS SELECT parcel_id, year, class, 0.0::float8 AS mu_tax, "
+            f"CREATE VIEW {WAITING_VIEW} AS SELECT parcel_id, year, class, 0.0::float8 AS mu_tax, "
             "0.0::float8 AS mu_value_added FROM eval_result"
         )
     )
-    state = check_catalog(db, registry).state("parcels_class")
+    state = check_catalog(db, registry).state(WAITING_LAYER)
     # A table without the trigger could change without bumping the version: never cached.
     assert state.available and not state.cached and state.untracked == ("eval_result",)
 

@@ -5,15 +5,13 @@ region scope and the statement timeout."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
 
 from landgis.settings import Settings
-from tests.maps.conftest import tile_of
+from tests.maps.conftest import WAITING_LAYER, WAITING_VIEW, tile_of
 from tests.maps.mvt import decode
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -148,7 +146,6 @@ def test_lookup_layer_carries_mu_tax_of_the_latest_or_requested_year(
         ("/tiles/parcels_status/14/a/0.mvt", 400, "应为整数"),
         ("/tiles/parcels_status/9/400/200.mvt", 404, "11–18"),
         ("/tiles/no_such_layer/14/0/0.mvt", 404, "没有图层 no_such_layer"),
-        ("/tiles/parcels_class/14/0/0.mvt", 404, "v_parcel_class"),
         ("/tiles/parcels_status/14/0/0.gif", 404, "不支持的瓦片格式"),
         ("/collections/parcels_status/tiles/WorldCRS84Quad/1/0/0", 404, "WebMercatorQuad"),
         ("/tiles/parcels_status/14/0/0.mvt?crs=bd09", 400, "crs"),
@@ -160,6 +157,22 @@ def test_impossible_tiles_answer_4xx_with_a_message(
     response = maps_client.get(path)
     assert response.status_code == status
     assert words in response.json()["detail"]
+
+
+def test_a_layer_waiting_for_its_view_is_listed_but_serves_nothing(waiting_client: TestClient) -> None:
+    response = waiting_client.get(f"/tiles/{WAITING_LAYER}/14/0/0.mvt")
+    assert response.status_code == 404 and WAITING_VIEW in response.json()["detail"]
+    for path in (
+        f"/tiles/{WAITING_LAYER}/tilejson.json",
+        f"/styles/{WAITING_LAYER}.json",
+        f"/collections/{WAITING_LAYER}",
+    ):
+        assert waiting_client.get(path).status_code == 404, path
+    ids = {c["id"] for c in waiting_client.get("/collections").json()["collections"]}
+    assert "parcels_status" in ids and "parcels_class" in ids and WAITING_LAYER not in ids
+    listed = {layer["id"]: layer for layer in waiting_client.get("/maps/layers").json()["layers"]}
+    assert not listed[WAITING_LAYER]["available"] and WAITING_VIEW in listed[WAITING_LAYER]["reason"]
+    assert listed["parcels_class"]["available"]
 
 
 def test_gzip_etag_and_cache_control(maps_client: TestClient, busy_tile: tuple[float, float]) -> None:
@@ -216,51 +229,53 @@ def test_invalid_geometries_do_not_break_a_tile(
     assert ids[0] in got
 
 
-@pytest.fixture
-def scoped_client(maps_settings: Settings, demo_engine: Engine, demo_db: Connection) -> Iterator[TestClient]:
-    """The service where a (test) log-in sets the region scope from the X-Test-Scope header."""
-    from api.deps import get_connection, prepare_connection
-    from api.main import create_app
+def signed_in_as(conn: Connection, username: str, role: str, scope: list[str] | None) -> dict[str, str]:
+    """The Authorization header of a new user (in the test's transaction), to send through an
+    existing client: one app, one tile cache, several callers."""
+    from landgis.accounts.tokens import create_token
+    from landgis.accounts.users import create_user
 
-    app = create_app(maps_settings, engine=demo_engine)
-
-    @app.middleware("http")
-    async def fake_login(request: Request, call_next):  # type: ignore[no-untyped-def]
-        if "x-test-scope" in request.headers:
-            request.state.region_scope = request.headers["x-test-scope"].split(",")
-        return await call_next(request)
-
-    def shared(request: Request) -> Iterator[Connection]:
-        with demo_db.begin_nested():
-            prepare_connection(demo_db, request, maps_settings)
-            yield demo_db
-
-    app.dependency_overrides[get_connection] = shared
-    with TestClient(app) as client:
-        yield client
+    user = create_user(conn, username, role, scope)
+    _, secret = create_token(conn, user.id, "tests")
+    return {"authorization": f"Bearer {secret}"}
 
 
 def test_region_scope_limits_tiles_and_splits_the_cache(
-    scoped_client: TestClient, demo_db: Connection, busy_tile: tuple[float, float]
+    maps_client: TestClient, demo_db: Connection, busy_tile: tuple[float, float]
 ) -> None:
     x, y = tile_of(*busy_tile, 13)
     path = f"/tiles/parcels_status/13/{x}/{y}.mvt"
     regions = dict(demo_db.execute(text("SELECT id, region_code FROM parcel")).all())
-    everything = {f.id for f in get_tile(scoped_client, path, authorization="Bearer admin")["parcels_status"].features}  # type: ignore[index]
+
+    def ids(response: object) -> set[int]:
+        assert response.status_code == 200, response.text  # type: ignore[attr-defined]
+        return {f.id for f in decode(response.content)["parcels_status"].features}  # type: ignore[attr-defined]
+
+    first = maps_client.get(path)  # an administrator of every region
+    everything = ids(first)
+    assert first.headers["x-tile-cache"] == "miss"
     township = {regions[i] for i in everything}
     assert len(township) >= 2, "the test tile should straddle townships"
-    chosen = sorted(township)[0]
-    scoped = {
-        f.id
-        for f in get_tile(scoped_client, path, authorization="Bearer clerk", **{"x-test-scope": chosen})[  # type: ignore[index]
-            "parcels_status"
-        ].features
-    }
-    assert scoped and scoped < everything
-    assert all(regions[i] == chosen for i in scoped)
-    again = scoped_client.get(path, headers={"authorization": "Bearer admin"})
-    assert again.headers["x-tile-cache"] == "hit"
-    assert {f.id for f in decode(again.content)["parcels_status"].features} == everything
+    chosen, other = sorted(township)[:2]
+    clerk = signed_in_as(demo_db, "tiles-clerk", "viewer", [chosen])
+    scoped = maps_client.get(path, headers=clerk)
+    assert scoped.headers["x-tile-cache"] == "miss"  # never the administrator's entry
+    assert ids(scoped) and ids(scoped) < everything
+    assert all(regions[i] == chosen for i in ids(scoped))
+    # A county-wide officer is scoped too: not the unrestricted administrator's entry either.
+    county = signed_in_as(demo_db, "tiles-county", "officer", [chosen[:6]])
+    assert maps_client.get(path, headers=county).headers["x-tile-cache"] == "miss"
+    neighbour = signed_in_as(demo_db, "tiles-neighbour", "viewer", [other])
+    beside = maps_client.get(path, headers=neighbour)
+    assert beside.headers["x-tile-cache"] == "miss" and not ids(beside) & ids(scoped)
+    assert all(regions[i] == other for i in ids(beside))
+
+    again = maps_client.get(path)
+    assert again.headers["x-tile-cache"] == "hit" and ids(again) == everything
+    # Callers of the same scope see the same rows, so they share entries.
+    colleague = signed_in_as(demo_db, "tiles-colleague", "viewer", [chosen])
+    shared = maps_client.get(path, headers=colleague)
+    assert shared.headers["x-tile-cache"] == "hit" and ids(shared) == ids(scoped)
 
 
 def test_a_slow_tile_is_cut_off_by_the_statement_timeout(
@@ -302,7 +317,7 @@ def test_tilejson_style_and_ogc_metadata(maps_client: TestClient, demo_db: Conne
     item = next(link for link in tileset["links"] if link["rel"] == "item")
     assert item["href"].endswith("/collections/parcels_status/tiles/WebMercatorQuad/{tileMatrix}/{tileCol}/{tileRow}")
     ids = {c["id"] for c in maps_client.get("/collections").json()["collections"]}
-    assert "parcels_status" in ids and "parcels_class" not in ids
+    assert "parcels_status" in ids
 
 
 def test_gcj02_tiles_are_shifted_by_about_half_a_kilometre(
@@ -321,21 +336,21 @@ def test_gcj02_tiles_are_shifted_by_about_half_a_kilometre(
 
 
 def test_layer_list_offers_local_basemaps_and_optional_online_ones(
-    maps_client: TestClient, maps_settings: Settings, demo_engine: Engine, demo_db: Connection
+    waiting_client: TestClient, maps_settings: Settings, demo_engine: Engine, demo_db: Connection
 ) -> None:
     from tests.conftest import api_client
 
-    listing = maps_client.get("/maps/layers").json()
+    listing = waiting_client.get("/maps/layers").json()
     by_id = {layer["id"]: layer for layer in listing["layers"]}
     assert by_id["parcels_status"]["available"] and by_id["parcels_status"]["visible"]
-    assert not by_id["plan_blocks"]["available"] and "v_plan_block" in by_id["plan_blocks"]["reason"]
+    assert not by_id[WAITING_LAYER]["available"] and WAITING_VIEW in by_id[WAITING_LAYER]["reason"]
     assert [b["id"] for b in listing["basemaps"]] == ["basemap_hillshade", "basemap_terrain", "none"]
     assert all(url.startswith("http://testserver/") for b in listing["basemaps"] for url in b["tiles"])
 
     cfg = maps_settings.model_copy(
         update={"tianditu_key": "k123", "gcj02_basemap_url": "http://intranet/gd/{z}/{x}/{y}.png"}
     )
-    clients = api_client(cfg, demo_engine, demo_db)
+    clients = api_client(cfg, demo_engine, demo_db, username="test-maps-online-basemaps")
     client = next(clients)
     try:
         basemaps = {b["id"]: b for b in client.get("/maps/layers").json()["basemaps"]}

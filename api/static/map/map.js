@@ -22,8 +22,27 @@
     return String(value);
   }
 
+  // The page runs in the signed-in session: the cookie goes with every request (same origin);
+  // writes carry the session's CSRF token, read from GET /auth/me at start.
+  var session = { csrf: null };
+
+  function toLogin() {
+    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+  }
+
+  function request(url, options) {
+    var opts = Object.assign({ credentials: "same-origin" }, options || {});
+    var headers = Object.assign({ "Accept": "application/json" }, opts.headers || {});
+    if (opts.method && opts.method !== "GET" && session.csrf) headers["X-CSRF-Token"] = session.csrf;
+    opts.headers = headers;
+    return fetch(url, opts).then(function (r) {
+      if (r.status === 401) { toLogin(); throw new Error("请先登录"); }
+      return r;
+    });
+  }
+
   function getJSON(url, options) {
-    return fetch(url, options).then(function (r) {
+    return request(url, options).then(function (r) {
       if (!r.ok) {
         return r.json().catch(function () { return {}; }).then(function (body) {
           var err = new Error(body.detail || ("HTTP " + r.status));
@@ -213,7 +232,7 @@
 
   function initCandidates() {
     var select = document.getElementById("candidate-preset");
-    fetch("/candidates/presets").then(function (r) {
+    request("/candidates/presets").then(function (r) {
       if (r.status === 404) throw new Error("unavailable");
       if (!r.ok) throw new Error("HTTP " + r.status);
       return r.json();
@@ -244,18 +263,32 @@
     return box;
   }
 
+  // The area of a candidate request: a 行政区划代码 (6, 9 or 12 digits), a 园区 id, or, when left
+  // empty, the part of the county the map shows.
+  function candidateArea() {
+    var value = document.getElementById("candidate-area").value.trim();
+    if (/^\d{6}(\d{3}(\d{3})?)?$/.test(value)) return { region_code: value };
+    if (/^\d{1,5}$/.test(value)) return { zone_id: parseInt(value, 10) };
+    if (value) throw new Error("区域应为行政区划代码 (6、9 或 12 位) 或园区编号");
+    var b = state.map.getBounds();
+    var w = b.getWest(), s = b.getSouth(), e = b.getEast(), n = b.getNorth();
+    return { polygon: { type: "Polygon", coordinates: [[[w, s], [e, s], [e, n], [w, n], [w, s]]] } };
+  }
+
   function runCandidates() {
+    var area;
+    try { area = candidateArea(); } catch (err) { candidateMessage(err.message, false); return; }
     var body = {
       preset: document.getElementById("candidate-preset").value,
       year: parseInt(document.getElementById("candidate-year").value, 10),
-      area: document.getElementById("candidate-area").value || null,
+      area: area,
       blocks: {
         distance_m: parseFloat(document.getElementById("candidate-distance").value),
         min_block_mu: parseFloat(document.getElementById("candidate-min-mu").value)
       }
     };
     candidateMessage("正在筛选…", true);
-    fetch("/candidates", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+    request("/candidates", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
       .then(function (r) {
         if (r.status === 404) throw new Error("候选筛选服务尚未启用（亩均评价模块未部署）。");
         return r.json().then(function (data) {
@@ -328,9 +361,11 @@
     });
   }
 
-  Promise.all([
-    getJSON("/maps/layers"),
-    getJSON("/tiles/parcels_status/tilejson.json").catch(function () { return null; })
-  ]).then(function (res) { start(res[0], res[1]); })
+  getJSON("/auth/me").then(function (me) { session.csrf = me.csrf_token; }).then(function () {
+    return Promise.all([
+      getJSON("/maps/layers"),
+      getJSON("/tiles/parcels_status/tilejson.json").catch(function () { return null; })
+    ]);
+  }).then(function (res) { start(res[0], res[1]); })
     .catch(function (err) { document.getElementById("map").textContent = "地图加载失败：" + err.message; });
 })();
