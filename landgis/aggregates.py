@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from landgis.db.engine import scope_setting
 from landgis.sqlfiles import sql
 
 PARCEL_STATS = "parcel_year_stat"
@@ -55,7 +56,8 @@ def _is_fresh(conn: Connection, name: str, year: int, marks: Freshness, needs_ru
 def unscoped(conn: Connection) -> Iterator[None]:
     """Lift the region scope for the statements inside (aggregates are built for everyone)."""
     saved = conn.execute(text("SELECT coalesce(current_setting('landgis.scope', true), '')")).scalar_one()
-    conn.execute(text("SELECT set_config('landgis.scope', '', true)"))
+    # '*', not '': the service's role sees nothing while the scope is unset or '' (fail closed).
+    conn.execute(text("SELECT set_config('landgis.scope', :s, true)"), {"s": scope_setting(None)})
     try:
         yield
     finally:
