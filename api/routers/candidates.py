@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Response
 
-from api.deps import ConnDep
+from api.deps import ConnDep, PlannerDep
 from api.download import EXPORT_RESPONSES, export_response
 from landgis.candidates.presets import presets
 from landgis.candidates.rules import LEAVES
@@ -45,7 +45,7 @@ def rule_catalogue() -> list[dict[str, Any]]:
     summary="Candidate parcels with reasons, totals and blocks (GeoJSON, EPSG:4490)",
     response_description="{request, totals, parcels: FeatureCollection, blocks: FeatureCollection}",
 )
-def candidates(conn: ConnDep, body: dict[str, Any] = Body(..., examples=[EXAMPLE])) -> Response:
+def candidates(conn: ConnDep, planner: PlannerDep, body: dict[str, Any] = Body(..., examples=[EXAMPLE])) -> Response:
     request = parse_request(body)
     selection = select_candidates(conn, request)
     return Response(content=geojson_response(conn, selection), media_type="application/json")
@@ -58,6 +58,7 @@ def candidates(conn: ConnDep, body: dict[str, Any] = Body(..., examples=[EXAMPLE
 )
 def export(
     conn: ConnDep,
+    planner: PlannerDep,
     format: Literal["xlsx", "gpkg", "shp", "geojson"] = "xlsx",
     body: dict[str, Any] = Body(..., examples=[EXAMPLE]),
 ) -> Response:

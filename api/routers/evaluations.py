@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ConnDep
+from api.deps import ConnDep, PlannerDep
 from api.download import EXPORT_RESPONSES, export_response
 from landgis.errors import InvalidInput
 from landgis.evaluation import results
@@ -69,7 +69,9 @@ def check_policy(body: Annotated[dict[str, Any] | str, Body()]) -> dict[str, Any
 
 
 @router.post("", status_code=201, summary="Run an evaluation (or return the identical earlier run)")
-def create_run(body: RunRequest, conn: ConnDep, request: Request, response: Response) -> dict[str, Any]:
+def create_run(
+    body: RunRequest, conn: ConnDep, request: Request, response: Response, planner: PlannerDep
+) -> dict[str, Any]:
     if (body.policy is None) == (body.policy_document is None):
         raise InvalidInput("须指定 policy 或 policy_document 之一 (a shipped policy id or a policy document)")
     p = load_policy(body.policy) if body.policy else parse_policy(body.policy_document, "policy_document")
@@ -103,7 +105,7 @@ def run(run_id: int, conn: ConnDep) -> dict[str, Any]:
 
 
 @router.delete("/{run_id}", status_code=204, summary="Delete a run and its results")
-def remove_run(run_id: int, conn: ConnDep) -> Response:
+def remove_run(run_id: int, conn: ConnDep, planner: PlannerDep) -> Response:
     delete_run(conn, run_id)
     return Response(status_code=204)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
-from api.deps import ConnDep
+from api.deps import ConnDep, PlannerDep
 from api.download import EXPORT_RESPONSES, export_response
 from landgis.candidates.selection import parse_request
 from landgis.export import export_plan
@@ -26,7 +26,7 @@ class PlanRequest(BaseModel):
 
 
 @router.post("", status_code=201, summary="Save a candidate selection as a named plan")
-def create(body: PlanRequest, conn: ConnDep, request: Request) -> dict[str, Any]:
+def create(body: PlanRequest, conn: ConnDep, request: Request, planner: PlannerDep) -> dict[str, Any]:
     actor = getattr(request.state, "actor", None) or "anonymous"
     return save_plan(conn, body.name, parse_request(body.request), description=body.description, actor=actor)
 
@@ -65,7 +65,7 @@ def plan_parcels(plan_id: int, conn: ConnDep) -> Response:
 
 
 @router.delete("/{plan_id}", status_code=204, summary="Delete a plan")
-def remove(plan_id: int, conn: ConnDep) -> Response:
+def remove(plan_id: int, conn: ConnDep, planner: PlannerDep) -> Response:
     delete_plan(conn, plan_id)
     return Response(status_code=204)
 

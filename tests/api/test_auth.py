@@ -151,6 +151,34 @@ def test_roles_decide_what_a_user_may_do(client_for: ClientFactory, two_counties
     assert officer.get("/audit/events").status_code == 403
 
 
+def test_planning_needs_a_planner(client_for: ClientFactory, two_counties: TwoCounties, db: Connection) -> None:
+    """Candidate selection, plans and evaluation runs are the planners' (and admins') work: viewers
+    and officers may read plans and runs but neither make nor delete them."""
+    area = {"region_code": two_counties.a.code}
+    selection = {"rules": {"rule": "far_below", "value": 1.5}, "area": area, "year": 2023}
+    run = {"policy": "huangyan-2022", "year": 2023}
+    planner = client_for("planner", [two_counties.a.code])
+    plan = planner.post("/plans", json={"name": "甲县方案", "request": selection})
+    assert plan.status_code == 201, plan.text
+    evaluation = planner.post("/evaluations", json=run)
+    assert evaluation.status_code == 201, evaluation.text
+    plan_id, run_id = plan.json()["id"], evaluation.json()["id"]
+    for role in ("viewer", "officer"):
+        other = client_for(role, [two_counties.a.code])
+        assert other.post("/candidates", json=selection).status_code == 403
+        assert other.post("/candidates/export", json=selection).status_code == 403
+        assert other.post("/plans", json={"name": f"{role}方案", "request": selection}).status_code == 403
+        assert other.post("/evaluations", json={**run, "force": True}).status_code == 403
+        assert other.delete(f"/plans/{plan_id}").status_code == 403
+        assert other.delete(f"/evaluations/{run_id}").status_code == 403
+        assert other.get(f"/plans/{plan_id}").status_code == 200
+        assert other.get(f"/evaluations/{run_id}").status_code == 200
+    assert db.execute(text("SELECT count(*) FROM plan")).scalar_one() == 1
+    assert planner.post("/candidates", json=selection).status_code == 200
+    assert planner.delete(f"/plans/{plan_id}").status_code == 204
+    assert client_for("admin", [two_counties.a.code]).delete(f"/evaluations/{run_id}").status_code == 204
+
+
 def test_admin_manages_users_and_changes_are_audited(
     client: TestClient, two_counties: TwoCounties, db: Connection
 ) -> None:

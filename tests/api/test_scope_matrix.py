@@ -15,6 +15,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from sqlalchemy import Connection, text
 
 from landgis.lifecycle.events import TransitionRequest, apply_transition
 from landgis.lifecycle.workflow import read_workflow
+from landgis.settings import Settings
 from tests.api.conftest import County, TwoCounties
 from tests.conftest import ClientFactory
 
@@ -34,8 +36,10 @@ from tests.conftest import ClientFactory
 class Ctx:
     officer: TestClient  # officer limited to county A
     admin: TestClient  # administrator limited to county A
+    planner: TestClient  # planner limited to county A
     counties: TwoCounties
     db: Connection
+    home: Path  # the service's LANDGIS_HOME (rasters)
 
     @property
     def a(self) -> County:
@@ -575,6 +579,365 @@ def progress_report(ctx: Ctx) -> None:
             assert ctx.officer.get(path, params={"year": 2024, "format": fmt, **params}).status_code == 404
 
 
+# ---- evaluations, candidates, plans, totals and exports (issue 4) -------------------------------
+
+LOW_FAR: dict[str, Any] = {"rules": {"rule": "far_below", "value": 1.5}, "year": 2023}
+
+
+def _cover(*counties: County) -> dict[str, Any]:
+    """A GeoJSON polygon (EPSG:4490) around the parcels of ``counties``, with a margin."""
+    west = min(c.bbox[0] for c in counties) - 0.01
+    south = min(c.bbox[1] for c in counties) - 0.01
+    east = max(c.bbox[2] for c in counties) + 0.01
+    north = max(c.bbox[3] for c in counties) + 0.01
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _candidates(ctx: Ctx, area: dict[str, Any], path: str = "/candidates", **params: Any) -> Response:
+    return ctx.planner.post(path, params=params, json={**LOW_FAR, "area": area})
+
+
+def _no_b(ctx: Ctx, body: str) -> None:
+    for marker in _markers(ctx.b):
+        assert marker not in body, f"county B leaked: {marker}"
+
+
+def candidates_select(ctx: Ctx) -> None:
+    shows_a_not_b(ctx, _candidates(ctx, {"region_code": ctx.a.code}))
+    shows_a_not_b(ctx, _candidates(ctx, {"polygon": _cover(ctx.a, ctx.b)}))
+    assert _candidates(ctx, {"region_code": ctx.b.code}).status_code in (403, 404)
+    assert _candidates(ctx, {"zone_id": ctx.b.zone_id}).status_code == 404
+    only_b = _candidates(ctx, {"polygon": _cover(ctx.b)})
+    assert only_b.status_code == 200, only_b.text
+    assert only_b.json()["totals"]["count"] == 0
+    _no_b(ctx, only_b.text)
+
+
+def candidates_export(ctx: Ctx) -> None:
+    xlsx = _candidates(ctx, {"polygon": _cover(ctx.a, ctx.b)}, "/candidates/export", format="xlsx")
+    assert xlsx.status_code == 200, xlsx.text
+    cells = _workbook_text(xlsx.content)
+    assert ctx.a.zddm in cells and ctx.b.zddm not in cells
+    geojson = _candidates(ctx, {"polygon": _cover(ctx.a, ctx.b)}, "/candidates/export", format="geojson")
+    assert geojson.status_code == 200
+    _no_b(ctx, geojson.content.decode("utf-8", "replace"))
+    for area in ({"region_code": ctx.b.code}, {"zone_id": ctx.b.zone_id}):
+        assert _candidates(ctx, area, "/candidates/export", format="xlsx").status_code in (403, 404)
+
+
+def _plans(ctx: Ctx) -> dict[str, int]:
+    """A plan of each county (its low-FAR parcel), saved by a batch job (unrestricted)."""
+    from landgis.candidates.selection import CANDIDATES, parse_request
+    from landgis.plans import save_plan
+
+    ids = {}
+    for key, county in (("a", ctx.a), ("b", ctx.b)):
+        request = parse_request({**LOW_FAR, "area": {"region_code": county.code}})
+        ids[key] = int(save_plan(ctx.db, f"方案-{county.zddm}", request, actor="batch")["id"])
+    # The batch's selection table belongs to the test's role until the (never committed) transaction
+    # ends; a request, running as the service's role, could not replace it.
+    ctx.db.execute(text(f"DROP TABLE IF EXISTS {CANDIDATES}"))
+    return ids
+
+
+def _plan_exists(ctx: Ctx, plan_id: int) -> bool:
+    return _count(ctx, "SELECT count(*) FROM plan WHERE id = :p", p=plan_id) == 1
+
+
+def plan_list(ctx: Ctx) -> None:
+    _plans(ctx)
+    shows_a_not_b(ctx, ctx.officer.get("/plans"))
+    shows_a_not_b(ctx, ctx.officer.get("/plans", params={"year": 2023}))
+
+
+def plan_create(ctx: Ctx) -> None:
+    def save(name: str, area: dict[str, Any]) -> Response:
+        return ctx.planner.post("/plans", json={"name": name, "request": {**LOW_FAR, "area": area}})
+
+    assert save("乙县方案", {"region_code": ctx.b.code}).status_code in (403, 404)
+    assert save("乙县园区方案", {"zone_id": ctx.b.zone_id}).status_code == 404
+    # a polygon over both counties saves county A's parcel only
+    saved = save("两县方案", {"polygon": _cover(ctx.a, ctx.b)})
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["region_code"] == ctx.a.code
+    _no_b(ctx, saved.text)
+    assert _count(ctx, "SELECT count(*) FROM plan_parcel WHERE parcel_id = :p", p=ctx.a.parcel_id) == 1
+    assert _count(ctx, "SELECT count(*) FROM plan_parcel WHERE parcel_id = :p", p=ctx.b.parcel_id) == 0
+    assert _count(ctx, "SELECT count(*) FROM plan WHERE name LIKE '乙县%'") == 0
+
+
+def plan_get(ctx: Ctx) -> None:
+    ids = _plans(ctx)
+    hidden(ctx, f"/plans/{ids['b']}", f"/plans/{ids['a']}")
+
+
+def plan_parcels(ctx: Ctx) -> None:
+    ids = _plans(ctx)
+    shows_a_not_b(ctx, ctx.officer.get(f"/plans/{ids['a']}/parcels"))
+    hidden(ctx, f"/plans/{ids['b']}/parcels")
+
+
+def plan_delete(ctx: Ctx) -> None:
+    ids = _plans(ctx)
+    assert ctx.planner.delete(f"/plans/{ids['b']}").status_code == 404
+    assert _plan_exists(ctx, ids["b"])
+    assert ctx.planner.delete(f"/plans/{ids['a']}").status_code == 204
+    assert not _plan_exists(ctx, ids["a"])
+
+
+def plan_compare(ctx: Ctx) -> None:
+    ids = _plans(ctx)
+    own = ctx.planner.post(
+        "/plans", json={"name": "甲县方案二", "request": {**LOW_FAR, "area": {"region_code": ctx.a.code}}}
+    )
+    assert own.status_code == 201, own.text
+    shows_a_not_b(ctx, ctx.officer.get("/plans/compare", params={"ids": [ids["a"], own.json()["id"]]}))
+    hidden(ctx, f"/plans/compare?ids={ids['a']}&ids={ids['b']}")
+
+
+def plan_export(ctx: Ctx) -> None:
+    ids = _plans(ctx)
+    xlsx = ctx.officer.get(f"/plans/{ids['a']}/export", params={"format": "xlsx"})
+    assert xlsx.status_code == 200, xlsx.text
+    cells = _workbook_text(xlsx.content)
+    assert ctx.a.zddm in cells and ctx.b.zddm not in cells
+    for fmt in ("xlsx", "geojson"):
+        hidden(ctx, f"/plans/{ids['b']}/export?format={fmt}")
+
+
+def _plan_views(ctx: Ctx) -> None:
+    """Stand-ins for the planning views the plan map reads (as in tests/maps/test_exports.py), over
+    the real plan tables and run with the caller's rights (security_invoker)."""
+    ctx.db.execute(
+        text(
+            "CREATE VIEW v_plan_parcel WITH (security_invoker = true) AS SELECT pp.plan_id, pp.parcel_id,"
+            " p.region_code, p.geom, pp.reasons, pp.area_mu FROM plan_parcel pp JOIN parcel p ON p.id = pp.parcel_id"
+        )
+    )
+    ctx.db.execute(
+        text(
+            "CREATE VIEW v_plan_block WITH (security_invoker = true) AS SELECT plan_id, 1 AS block_id,"
+            " min(region_code) AS region_code, ST_Multi(ST_Union(geom)) AS geom, count(*) AS parcels,"
+            " sum(area_mu) AS area_mu FROM v_plan_parcel GROUP BY plan_id"
+        )
+    )
+    ctx.db.execute(text("GRANT SELECT ON v_plan_parcel, v_plan_block TO landgis_app"))
+
+
+def plan_map(ctx: Ctx) -> None:
+    ids = _plans(ctx)
+    _plan_views(ctx)
+    page = ctx.officer.get(f"/exports/plans/{ids['a']}/map.html")
+    assert page.status_code == 200, page.text
+    assert ctx.a.zddm in page.text
+    _no_b(ctx, page.text)
+    hidden(ctx, f"/exports/plans/{ids['b']}/map.html")
+
+
+def zone_map(ctx: Ctx) -> None:
+    _in_a_zone(ctx)
+    shows_a_not_b(ctx, ctx.officer.get(f"/exports/zones/{ctx.a.zone_id}/map.html"))
+    hidden(ctx, f"/exports/zones/{ctx.b.zone_id}/map.html")
+
+
+def totals_read(ctx: Ctx) -> None:
+    def zones(body: str) -> tuple[bool, bool]:
+        return f"Z{ctx.a.code}" in body, f"Z{ctx.b.code}" in body
+
+    _in_a_zone(ctx)
+    for params in ({}, {"region_code": ctx.a.code}):
+        response = ctx.officer.get("/totals", params={"year": 2023, **params})
+        assert response.status_code == 200, response.text
+        assert zones(response.text) == (True, False)
+        assert ctx.b.code not in response.text
+    assert ctx.officer.get("/totals", params={"year": 2023, "region_code": ctx.b.code}).status_code in (403, 404)
+
+
+def totals_export(ctx: Ctx) -> None:
+    _in_a_zone(ctx)
+    xlsx = ctx.officer.get("/totals/export", params={"year": 2023})
+    assert xlsx.status_code == 200, xlsx.text
+    cells = _workbook_text(xlsx.content)
+    assert f"{ctx.a.code}" in cells and ctx.b.code not in cells and "乙县" not in cells
+    refused = ctx.officer.get("/totals/export", params={"year": 2023, "region_code": ctx.b.code})
+    assert refused.status_code in (403, 404)
+
+
+def _runs(ctx: Ctx) -> dict[str, int]:
+    """A 2023 evaluation run of each county, made by a batch job (unrestricted)."""
+    from landgis.evaluation.policy import load_policy
+    from landgis.evaluation.runs import run_evaluation
+
+    policy = load_policy("huangyan-2022")
+    return {
+        key: run_evaluation(ctx.db, policy, 2023, region_code=county.code, actor="batch").id
+        for key, county in (("a", ctx.a), ("b", ctx.b))
+    }
+
+
+def _run_exists(ctx: Ctx, run_id: int) -> bool:
+    return _count(ctx, "SELECT count(*) FROM evaluation_run WHERE id = :r", r=run_id) == 1
+
+
+def evaluation_create(ctx: Ctx) -> None:
+    def run(**body: Any) -> Response:
+        return ctx.planner.post("/evaluations", json={"policy": "huangyan-2022", "year": 2023, **body})
+
+    assert run(region_code=ctx.b.code).status_code in (403, 404)
+    assert _count(ctx, "SELECT count(*) FROM evaluation_run WHERE region_code = :r", r=ctx.b.code) == 0
+    own = run()  # the caller's only region by default
+    assert own.status_code == 201, own.text
+    assert own.json()["region_code"] == ctx.a.code
+    assert _count(ctx, "SELECT count(*) FROM evaluation_result WHERE enterprise_id = :e", e=ctx.b.enterprise_id) == 0
+    assert _count(ctx, "SELECT count(*) FROM evaluation_result WHERE enterprise_id = :e", e=ctx.a.enterprise_id) == 1
+
+
+def evaluation_list(ctx: Ctx) -> None:
+    ids = _runs(ctx)
+    for params in ({}, {"year": 2023}):
+        response = ctx.officer.get("/evaluations", params=params)
+        assert response.status_code == 200, response.text
+        assert {r["id"] for r in response.json()} == {ids["a"]}
+
+
+def evaluation_get(ctx: Ctx) -> None:
+    ids = _runs(ctx)
+    hidden(ctx, f"/evaluations/{ids['b']}", f"/evaluations/{ids['a']}")
+
+
+def evaluation_delete(ctx: Ctx) -> None:
+    ids = _runs(ctx)
+    assert ctx.planner.delete(f"/evaluations/{ids['b']}").status_code == 404
+    assert _run_exists(ctx, ids["b"])
+    assert ctx.planner.delete(f"/evaluations/{ids['a']}").status_code == 204
+    assert not _run_exists(ctx, ids["a"])
+
+
+def evaluation_results(ctx: Ctx) -> None:
+    ids = _runs(ctx)
+    shows_a_not_b(ctx, ctx.officer.get(f"/evaluations/{ids['a']}/enterprises", params={"limit": 5000}))
+    hidden(ctx, f"/evaluations/{ids['b']}/enterprises")
+
+
+def evaluation_result(suffix: str) -> Probe:
+    def probe(ctx: Ctx) -> None:
+        ids = _runs(ctx)
+        shows_a_not_b(ctx, ctx.officer.get(f"/evaluations/{ids['a']}/enterprises/{ctx.a.enterprise_id}{suffix}"))
+        hidden(ctx, f"/evaluations/{ids['b']}/enterprises/{ctx.b.enterprise_id}{suffix}")
+        hidden(ctx, f"/evaluations/{ids['a']}/enterprises/{ctx.b.enterprise_id}{suffix}")
+        hidden(ctx, f"/evaluations/{ids['b']}/enterprises/{ctx.a.enterprise_id}{suffix}")
+
+    return probe
+
+
+def evaluation_compare(ctx: Ctx) -> None:
+    ids = _runs(ctx)
+    hidden(ctx, f"/evaluations/{ids['a']}/compare/{ids['b']}")
+    hidden(ctx, f"/evaluations/{ids['b']}/compare/{ids['a']}")
+    same = ctx.officer.get(f"/evaluations/{ids['a']}/compare/{ids['a']}")
+    assert same.status_code == 200 and same.json()["both"] == 1, same.text
+    _no_b(ctx, same.text)
+
+
+def evaluation_export(ctx: Ctx) -> None:
+    ids = _runs(ctx)
+    xlsx = ctx.officer.get(f"/evaluations/{ids['a']}/export", params={"format": "xlsx"})
+    assert xlsx.status_code == 200, xlsx.text
+    cells = _workbook_text(xlsx.content)
+    assert ctx.a.enterprise_name in cells and ctx.b.enterprise_name not in cells and ctx.b.uscc not in cells
+    for fmt in ("xlsx", "geojson"):
+        hidden(ctx, f"/evaluations/{ids['b']}/export?format={fmt}")
+
+
+def latest_enterprise(ctx: Ctx) -> None:
+    _runs(ctx)
+    path = "/evaluations/latest/enterprises/{}"
+    hidden(ctx, path.format(ctx.b.enterprise_id), path.format(ctx.a.enterprise_id))
+
+
+def latest_parcel(ctx: Ctx) -> None:
+    _runs(ctx)
+    shows_a_not_b(ctx, ctx.officer.get(f"/evaluations/latest/parcels/{ctx.a.parcel_id}"))
+    hidden(ctx, f"/evaluations/latest/parcels/{ctx.b.parcel_id}")
+
+
+# ---- maps: search, the dossier, tiles and zonal statistics (issue 5) ---------------------------
+
+
+def search(ctx: Ctx) -> None:
+    shows_a_not_b(ctx, ctx.officer.get("/search", params={"q": "机械"}))
+    shows_a_not_b(ctx, ctx.officer.get("/search", params={"q": "3306"}))  # a code prefix of both counties
+    for q in _markers(ctx.b):
+        found = ctx.officer.get("/search", params={"q": q})
+        assert found.status_code == 200 and found.json()["results"] == [], found.text
+
+
+def _xyz(county: County, z: int) -> tuple[int, int, int]:
+    from tests.maps.conftest import tile_of
+
+    west, south, east, north = county.bbox
+    x, y = tile_of((west + east) / 2, (south + north) / 2, z)
+    return z, x, y
+
+
+#: Vector layers whose features are parcels (or their zones and regions) of the caller's scope.
+SCOPED_LAYERS = ("parcels_status", "parcels_mu_tax", "parcels_class", "parcels_yima", "zones", "regions")
+
+
+def _vector_tiles(ctx: Ctx, url: Callable[[str, int, int, int], str]) -> None:
+    from tests.maps.mvt import decode
+
+    _runs(ctx)
+    z, x, y = _xyz(ctx.a, 16)
+    own = ctx.officer.get(url("parcels_status", z, x, y))
+    assert own.status_code == 200, own.text
+    features = decode(own.content)["parcels_status"].features
+    assert {f.properties.get("zddm") for f in features} == {ctx.a.zddm}
+    for layer in SCOPED_LAYERS:
+        z, x, y = _xyz(ctx.a, 14)
+        assert ctx.officer.get(url(layer, z, x, y)).status_code == 200, f"control: {layer} over county A"
+        z, x, y = _xyz(ctx.b, 14)
+        other = ctx.officer.get(url(layer, z, x, y))
+        assert other.status_code == 204, f"{layer} over county B: {other.status_code} {other.content[:200]!r}"
+
+
+def xyz_tiles(ctx: Ctx) -> None:
+    _vector_tiles(ctx, lambda layer, z, x, y: f"/tiles/{layer}/{z}/{x}/{y}.mvt")
+    # the 亩均 heat map paints the parcels it can see: nothing over county B
+    z, x, y = _xyz(ctx.a, 14)
+    assert ctx.officer.get(f"/tiles/mu_tax_density/{z}/{x}/{y}.png").status_code == 200
+    z, x, y = _xyz(ctx.b, 14)
+    assert ctx.officer.get(f"/tiles/mu_tax_density/{z}/{x}/{y}.png").status_code == 204
+
+
+def ogc_tiles(ctx: Ctx) -> None:
+    _vector_tiles(ctx, lambda layer, z, x, y: f"/collections/{layer}/tiles/WebMercatorQuad/{z}/{x}/{y}")
+
+
+def tilejson(ctx: Ctx) -> None:
+    """The bounds a TileJSON announces are those of the caller's rows: county B's land is 10 km east."""
+    for layer in ("parcels_status", "zones", "mu_tax_density"):
+        response = ctx.officer.get(f"/tiles/{layer}/tilejson.json")
+        assert response.status_code == 200, response.text
+        east = response.json()["bounds"][2]
+        assert east < ctx.b.bbox[0] - 0.01, f"{layer}: bounds reach county B ({east})"
+
+
+def zonal(ctx: Ctx) -> None:
+    from landgis.maps.raster import write_demo_cogs
+
+    write_demo_cogs(ctx.home / "rasters", _bounds(ctx))
+    layer = "basemap_terrain"
+    for kind, a, b in (("parcel_id", ctx.a.parcel_id, ctx.b.parcel_id), ("zone_id", ctx.a.zone_id, ctx.b.zone_id)):
+        hidden(ctx, f"/rasters/{layer}/zonal?{kind}={b}", f"/rasters/{layer}/zonal?{kind}={a}")
+
+
+def _bounds(ctx: Ctx) -> tuple[float, float, float, float]:
+    both = _cover(ctx.a, ctx.b)["coordinates"][0]
+    return both[0][0], both[0][1], both[2][0], both[2][1]
+
+
 def exempt(reason: str) -> Exempt:
     return Exempt(reason)
 
@@ -716,6 +1079,55 @@ MATRIX: dict[tuple[str, str], Probe | Exempt] = {
     ("GET", "/projects/{project_id}/matches"): project_matches,
     ("POST", "/projects/{project_id}/parcels"): project_link,
     ("GET", "/reports/progress"): progress_report,
+    # evaluations, candidates, plans, totals and exports (issue 4)
+    ("GET", "/evaluations/policies"): exempt("the shipped evaluation policies: configuration, no data"),
+    ("GET", "/evaluations/policies/{policy_id}"): exempt("one shipped policy document"),
+    ("POST", "/evaluations/policies/check"): exempt("validates the policy document sent; reads no table"),
+    ("POST", "/evaluations"): evaluation_create,
+    ("GET", "/evaluations"): evaluation_list,
+    ("GET", "/evaluations/{run_id}"): evaluation_get,
+    ("DELETE", "/evaluations/{run_id}"): evaluation_delete,
+    ("GET", "/evaluations/{run_id}/enterprises"): evaluation_results,
+    ("GET", "/evaluations/{run_id}/enterprises/{enterprise_id}"): evaluation_result(""),
+    ("GET", "/evaluations/{run_id}/enterprises/{enterprise_id}/explain"): evaluation_result("/explain"),
+    ("GET", "/evaluations/{run_id}/compare/{other_id}"): evaluation_compare,
+    ("GET", "/evaluations/{run_id}/export"): evaluation_export,
+    ("GET", "/evaluations/latest/enterprises/{enterprise_id}"): latest_enterprise,
+    ("GET", "/evaluations/latest/parcels/{parcel_id}"): latest_parcel,
+    ("GET", "/candidates/presets"): exempt("the shipped rule presets: configuration, no data"),
+    ("GET", "/candidates/rules"): exempt("the rule catalogue: names and parameters"),
+    ("POST", "/candidates"): candidates_select,
+    ("POST", "/candidates/export"): candidates_export,
+    ("POST", "/plans"): plan_create,
+    ("GET", "/plans"): plan_list,
+    ("GET", "/plans/compare"): plan_compare,
+    ("GET", "/plans/{plan_id}"): plan_get,
+    ("GET", "/plans/{plan_id}/parcels"): plan_parcels,
+    ("DELETE", "/plans/{plan_id}"): plan_delete,
+    ("GET", "/plans/{plan_id}/export"): plan_export,
+    ("GET", "/totals"): totals_read,
+    ("GET", "/totals/export"): totals_export,
+    ("GET", "/exports/zones/{zone_id}/map.html"): zone_map,
+    ("GET", "/exports/plans/{plan_id}/map.html"): plan_map,
+    # maps: search, the dossier, tiles (issue 5)
+    ("GET", "/search"): search,
+    ("GET", "/parcels/{parcel_id}/dossier"): lambda c: hidden(
+        c, f"/parcels/{c.b.parcel_id}/dossier", f"/parcels/{c.a.parcel_id}/dossier"
+    ),
+    ("GET", "/dossier/{parcel_id}"): exempt(
+        "a static page without data; its script reads through the probed /parcels/{id}/dossier"
+    ),
+    ("GET", "/map"): exempt("the static web map page; its data come through the probed tile and search routes"),
+    ("GET", "/tiles/{layer}/{z}/{x}/{y}.{fmt}"): xyz_tiles,
+    ("GET", "/tiles/{layer}/tilejson.json"): tilejson,
+    ("GET", "/collections/{collection_id}/tiles/{tms}/{z}/{x}/{y}"): ogc_tiles,
+    ("GET", "/styles/{layer}.json"): exempt("a layer's MapLibre style: colours and tile URLs, no rows"),
+    ("GET", "/maps/layers"): exempt("layer descriptions, legends and basemap URLs; no rows"),
+    ("GET", "/collections"): exempt("the map layers as OGC collections: titles and links"),
+    ("GET", "/collections/{collection_id}"): exempt("one map layer's title and links"),
+    ("GET", "/collections/{collection_id}/tiles"): exempt("a layer's tileset description: zoom range and links"),
+    ("GET", "/collections/{collection_id}/tiles/{tms}"): exempt("a layer's tileset description: zoom range and links"),
+    ("GET", "/rasters/{layer}/zonal"): zonal,
 }
 
 
@@ -745,12 +1157,14 @@ def test_every_route_is_in_the_matrix() -> None:
 
 
 @pytest.fixture
-def ctx(two_counties: TwoCounties, client_for: ClientFactory, db: Connection) -> Ctx:
+def ctx(two_counties: TwoCounties, client_for: ClientFactory, db: Connection, settings: Settings) -> Ctx:
     return Ctx(
         officer=client_for("officer", [two_counties.a.code]),
         admin=client_for("admin", [two_counties.a.code]),
+        planner=client_for("planner", [two_counties.a.code]),
         counties=two_counties,
         db=db,
+        home=settings.home,
     )
 
 
