@@ -10,7 +10,8 @@ from typing import Any
 
 import typer
 import yaml
-from rich.table import Table
+from rich.cells import cell_len
+from rich.table import Column, Table
 
 from landgis.cli.common import ExitCode, console, engine, info, reported_errors
 
@@ -210,7 +211,16 @@ def totals(
     if as_json:
         typer.echo(json.dumps(page, ensure_ascii=False, default=str))
         return
-    table = Table("园区", "工业用地(亩)", "亩均税收(万元/亩)", "规上增长", "容积率", "目标进度")
+    # Zone names are never shortened (on a narrow terminal the progress column wraps instead).
+    name_width = max((cell_len(z["name"]) for z in page["zones"]), default=4)
+    table = Table(
+        Column("园区", no_wrap=True, min_width=name_width),
+        "工业用地(亩)",
+        "亩均税收(万元/亩)",
+        "规上增长",
+        "容积率",
+        "目标进度",
+    )
     for z in page["zones"]:
         progress = "; ".join(
             f"{t['label']} {t['progress'] * 100:.0f}%" for t in z["targets"] if t["progress"] is not None
