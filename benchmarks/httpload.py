@@ -55,9 +55,12 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int, str]:
     return status, 0, cache
 
 
-async def _worker(host: str, port: int, queue: asyncio.Queue[str], result: Result, gzip: bool) -> None:
+async def _worker(
+    host: str, port: int, queue: asyncio.Queue[str], result: Result, gzip: bool, headers: dict[str, str]
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     extra = "Accept-Encoding: gzip\r\n" if gzip else ""
+    extra += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     try:
         while True:
             try:
@@ -76,17 +79,23 @@ async def _worker(host: str, port: int, queue: asyncio.Queue[str], result: Resul
         writer.close()
 
 
-async def _run(host: str, port: int, paths: Sequence[str], concurrency: int, gzip: bool) -> Result:
+async def _run(
+    host: str, port: int, paths: Sequence[str], concurrency: int, gzip: bool, headers: dict[str, str]
+) -> Result:
     queue: asyncio.Queue[str] = asyncio.Queue()
     for p in paths:
         queue.put_nowait(p)
     result = Result()
     start = time.perf_counter()
-    await asyncio.gather(*(_worker(host, port, queue, result, gzip) for _ in range(concurrency)))
+    await asyncio.gather(*(_worker(host, port, queue, result, gzip, headers) for _ in range(concurrency)))
     result.elapsed_s = time.perf_counter() - start
     return result
 
 
+#: Headers sent with every request (the tile benchmark puts its API token here).
+HEADERS: dict[str, str] = {}
+
+
 def run(host: str, port: int, paths: Sequence[str], *, concurrency: int = 8, gzip: bool = False) -> Result:
-    """Request every path once over ``concurrency`` keep-alive connections."""
-    return asyncio.run(_run(host, port, paths, concurrency, gzip))
+    """Request every path once over ``concurrency`` keep-alive connections, with ``HEADERS``."""
+    return asyncio.run(_run(host, port, paths, concurrency, gzip, dict(HEADERS)))

@@ -49,6 +49,22 @@ LAYER = "parcels_status"
 ZOOMS = (12, 14, 16)
 
 
+def sign_in(engine: Engine) -> None:
+    """Tiles need a signed-in caller: an unrestricted administrator's API token for our server
+    (the header goes to tipg too, which has no accounts and ignores it)."""
+    from landgis.accounts.tokens import create_token
+    from landgis.accounts.users import create_user, find_user
+    from landgis.errors import NotFound
+
+    with engine.begin() as conn:
+        try:
+            user = find_user(conn, "bench-admin")
+        except NotFound:
+            user = create_user(conn, "bench-admin", "admin", None)
+        _, secret = create_token(conn, user.id, "tile benchmark", days=1)
+    httpload.HEADERS["Authorization"] = f"Bearer {secret}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -222,6 +238,7 @@ def main() -> None:
     args = parser.parse_args()
 
     engine = prepare_database(args.parcels)
+    sign_in(engine)
     url = engine.url.render_as_string(hide_password=False)
     tipg_uvicorn = ensure_tipg()
     rng = random.Random(args.seed)
