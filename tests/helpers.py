@@ -1,10 +1,11 @@
-"""Builders for test data: valid codes and small geometries of known size."""
+"""Builders for test data: valid codes, small geometries of known size, evaluation results."""
 
 from __future__ import annotations
 
 import shapely
 from shapely.geometry import MultiPolygon, box
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, text
 
 from landgis.codes import USCC_CHARSET, org_code_check_char, uscc_check_char
 from landgis.geo import transformer
@@ -38,3 +39,35 @@ def ewkb(geom: BaseGeometry) -> str:
     """Hex EWKB of a MultiPolygon in EPSG:4490, for inserts."""
     multi = geom if isinstance(geom, MultiPolygon) else MultiPolygon([geom])
     return str(shapely.to_wkb(shapely.set_srid(multi, 4490), hex=True, include_srid=True))
+
+
+def add_evaluation_run(
+    db: Connection,
+    year: int,
+    rows: list[tuple[int, str | None, float | None, float | None]],
+    *,
+    region_code: str | None = None,
+) -> int:
+    """An evaluation run of ``year`` (the newest of that year) as the evaluation module stores it,
+    holding (parcel id, class, 亩均税收, 亩均增加值 in 万元/亩) rows over each parcel's own area and
+    region; ``v_parcel_class`` then shows them. Returns the run's id."""
+    run = db.execute(
+        text(
+            "INSERT INTO evaluation_run (policy_id, policy_name, policy_version, policy_sha256, policy, year,"
+            " region_code, scope, inputs_sha256, enterprise_count, created_by)"
+            " VALUES ('test', '测试办法', '1', repeat('0', 64), '{}', :year, :region, '', repeat('0', 64), 0, 'test')"
+            " RETURNING id"
+        ),
+        {"year": year, "region": region_code},
+    ).scalar_one()
+    for parcel_id, klass, mu_tax, mu_value_added in rows:
+        db.execute(
+            text(
+                "INSERT INTO evaluation_parcel (run_id, parcel_id, region_code, area_mu, enterprise_count,"
+                " tax_wan, value_added_wan, mu_tax, mu_value_added, class)"
+                " SELECT :run, id, region_code, area_mu, 1, :mt * area_mu, :mv * area_mu, :mt, :mv, :cls"
+                " FROM parcel WHERE id = :id"
+            ),
+            {"run": run, "id": parcel_id, "mt": mu_tax, "mv": mu_value_added, "cls": klass},
+        )
+    return int(run)

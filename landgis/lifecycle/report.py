@@ -230,8 +230,9 @@ def _targets(conn: Connection, zone_ids: list[int], year: int, evaluation: bool)
     return out
 
 
-def _classes(conn: Connection, p: dict[str, Any], year: int) -> dict[str, Any] | None:
-    if not has_evaluation(conn):
+def _classes(conn: Connection, p: dict[str, Any], year: int, evaluation: bool) -> dict[str, Any] | None:
+    """The parcels per 亩均 class; None when no evaluation has classed any (``has_evaluation``)."""
+    if not evaluation:
         return None
     rows = conn.execute(
         _q(
@@ -366,7 +367,7 @@ def progress(
     by_year = _area_by_year(conn, p)
     this_year = next((r for r in by_year if r["year"] == year), {"governed_mu": 0.0, "freed_mu": 0.0})
     targets = _targets(conn, area["zone_ids"], year, evaluation)
-    classes = _classes(conn, p, year)
+    classes = _classes(conn, p, year, evaluation)
     lists = _status_lists(conn, p, workflow)
     summary = colours.summary(conn, zone_id=zone_id, region=region)
     report: dict[str, Any] = {

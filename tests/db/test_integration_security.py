@@ -11,6 +11,7 @@ from sqlalchemy.exc import ProgrammingError
 from landgis.aggregates import ensure_parcel_stats, ensure_totals
 from landgis.db.engine import set_scope
 from tests.api.conftest import TwoCounties, build_two_counties
+from tests.helpers import add_evaluation_run
 
 APP = "landgis_app"
 
@@ -25,30 +26,15 @@ def as_app(db: Connection, scope: list[str] | None) -> None:
     set_scope(db, scope)
 
 
-def _run(db: Connection, region: str | None, *parcels: tuple[int, str]) -> int:
-    run = db.execute(
-        text(
-            "INSERT INTO evaluation_run (policy_id, policy_name, policy_version, policy_sha256, policy, year,"
-            " region_code, scope, inputs_sha256, enterprise_count)"
-            " VALUES ('t', '测试', '1', repeat('0', 64), '{}', 2023, :r, '', repeat('0', 64), 0) RETURNING id"
-        ),
-        {"r": region},
-    ).scalar_one()
-    for parcel_id, region_code in parcels:
-        db.execute(
-            text(
-                "INSERT INTO evaluation_parcel (run_id, parcel_id, region_code, area_mu, enterprise_count, class)"
-                " VALUES (:run, :p, :r, 15, 1, 'B')"
-            ),
-            {"run": run, "p": parcel_id, "r": region_code},
-        )
-    return int(run)
+def _run(db: Connection, region: str | None, *parcels: int) -> int:
+    """A 2023 run recorded for ``region`` (None: every region) classing ``parcels`` B."""
+    return add_evaluation_run(db, 2023, [(p, "B", None, None) for p in parcels], region_code=region)
 
 
 def test_runs_and_classes_show_where_their_parcels_are(db: Connection, two_counties: TwoCounties) -> None:
     a, b = two_counties.a, two_counties.b
-    everywhere = _run(db, None, (a.parcel_id, a.code), (b.parcel_id, b.code))  # an administrator's run
-    only_b = _run(db, b.code, (b.parcel_id, b.code))
+    everywhere = _run(db, None, a.parcel_id, b.parcel_id)  # an administrator's run
+    only_b = _run(db, b.code, b.parcel_id)
     runs = text("SELECT id FROM evaluation_run ORDER BY id")
     classed = text("SELECT parcel_id FROM v_parcel_class ORDER BY parcel_id")
     as_app(db, [a.code])

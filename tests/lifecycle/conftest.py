@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, text
 
 from tests.conftest import ClientFactory
-from tests.helpers import ewkb, gk_rect, make_uscc
+from tests.helpers import add_evaluation_run, ewkb, gk_rect, make_uscc
 
 #: 100 m x 100 m in the GK zone is exactly 15 亩.
 MU_PER_HECTARE = 15.0
@@ -102,25 +102,7 @@ def record_classes(db: Connection, rows: list[tuple[int, int, str, float, float]
     ``rows`` are (parcel id, year, class, mu_tax, mu_value_added); ``v_parcel_class`` then shows them.
     """
     for year in sorted({r[1] for r in rows}):
-        run = db.execute(
-            text(
-                "INSERT INTO evaluation_run (policy_id, policy_name, policy_version, policy_sha256, policy, year,"
-                " scope, inputs_sha256, enterprise_count, created_by)"
-                " VALUES ('test', '测试办法', '1', repeat('0', 64), '{}', :year, '', repeat('0', 64), 0, 'test')"
-                " RETURNING id"
-            ),
-            {"year": year},
-        ).scalar_one()
-        for parcel_id, _, klass, mu_tax, mu_value_added in (r for r in rows if r[1] == year):
-            db.execute(
-                text(
-                    "INSERT INTO evaluation_parcel (run_id, parcel_id, region_code, area_mu, enterprise_count,"
-                    " tax_wan, value_added_wan, mu_tax, mu_value_added, class)"
-                    " SELECT :run, id, region_code, area_mu, 1, :mt * area_mu, :mv * area_mu, :mt, :mv, :cls"
-                    " FROM parcel WHERE id = :id"
-                ),
-                {"run": run, "id": parcel_id, "mt": mu_tax, "mv": mu_value_added, "cls": klass},
-            )
+        add_evaluation_run(db, year, [(pid, klass, mt, mv) for pid, y, klass, mt, mv in rows if y == year])
 
 
 def colour_of(db: Connection, parcel_id: int) -> tuple[str, list[str]]:

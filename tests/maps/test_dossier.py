@@ -9,6 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, text
 
+from tests.helpers import add_evaluation_run
+
 
 def test_search_by_zddm_prefix_enterprise_and_address(maps_client: TestClient, demo_db: Connection) -> None:
     pid, zddm, location = demo_db.execute(
@@ -72,26 +74,9 @@ def test_dossier_holds_attributes_enterprises_history_and_timeline(
 
 
 def add_run(db: Connection, year: int, rows: list[tuple[int, str | None, float]]) -> int:
-    """An evaluation run of ``year`` holding (parcel id, class, 亩均税收) rows, as the evaluation
-    module stores them (written by the test's owner connection; read back through the API)."""
-    run = db.execute(
-        text(
-            "INSERT INTO evaluation_run (policy_id, policy_name, policy_version, policy_sha256, policy, year,"
-            " inputs_sha256, enterprise_count) VALUES ('test', '测试办法', '1', repeat('0', 64), '{}', :y,"
-            " repeat('0', 64), 0) RETURNING id"
-        ),
-        {"y": year},
-    ).scalar_one()
-    for parcel_id, klass, mu_tax in rows:
-        db.execute(
-            text(
-                "INSERT INTO evaluation_parcel (run_id, parcel_id, region_code, area_mu, enterprise_count,"
-                " tax_wan, mu_tax, class) SELECT :r, id, region_code, area_mu, 1, :mu * area_mu, :mu, :c"
-                " FROM parcel WHERE id = :p"
-            ),
-            {"r": run, "p": parcel_id, "c": klass, "mu": mu_tax},
-        )
-    return int(run)
+    """An evaluation run of ``year`` holding (parcel id, class, 亩均税收) rows (written by the test's
+    owner connection; read back through the API)."""
+    return add_evaluation_run(db, year, [(pid, klass, mu_tax, None) for pid, klass, mu_tax in rows])
 
 
 def test_dossier_reads_the_parcels_classes_of_the_latest_runs(maps_client: TestClient, demo_db: Connection) -> None:
