@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine, text
 
 from landgis.accounts import Principal, Role
 from landgis.accounts.tokens import principal_for_session, principal_for_token
-from landgis.db.engine import set_request_context, set_scope
+from landgis.db.engine import scope_setting, set_request_context
 from landgis.errors import NotAuthenticated, PermissionDenied
 from landgis.lifecycle.workflow import Workflow, workflow_for
 from landgis.settings import Settings
@@ -70,7 +70,7 @@ def get_workflow(settings: SettingsDep) -> Workflow:
 WorkflowDep = Annotated[Workflow, Depends(get_workflow)]
 
 
-def _credentials(request: Request) -> tuple[str, str] | None:
+def credentials(request: Request) -> tuple[str, str] | None:
     """(kind, secret) from the Authorization header or the session cookie."""
     header = request.headers.get("authorization")
     if header:
@@ -98,7 +98,7 @@ def authenticate(conn: Connection, request: Request) -> Principal | None:
     Credentials that are present but wrong answer 401 at once (no silent fallback to anonymous);
     a cookie-authenticated write without the session's CSRF token answers 403.
     """
-    found = _credentials(request)
+    found = credentials(request)
     if found is None:
         return None
     kind, secret = found
@@ -135,8 +135,16 @@ def prepare_connection(conn: Connection, request: Request, settings: Settings) -
     route wanting a shorter timeout (map tiles) sets ``statement_timeout`` locally on ``ConnDep``
     itself (``api.routers.tiles.tile_connection``).
     """
-    conn.execute(text(f"SET LOCAL ROLE {APP_ROLE}"))  # a constant of ours, not user input
-    set_scope(conn, [])  # nothing is visible until we know who asks
+    # SET LOCAL ROLE and an empty scope (nothing is visible until we know who asks) in one round
+    # trip, which also reads the access version before authenticating (for api.tilecache).
+    row = conn.execute(
+        text(
+            "SELECT set_config('role', :role, true), set_config('landgis.scope', :scope, true),"
+            " (SELECT version FROM access_version WHERE id = 1)"
+        ),
+        {"role": APP_ROLE, "scope": scope_setting([])},
+    ).one()
+    request.state.access_version = row[2]
     principal = authenticate(conn, request)
     request.state.principal = principal
     request.state.actor = principal.actor if principal else "anonymous"
@@ -157,14 +165,16 @@ def prepare_connection(conn: Connection, request: Request, settings: Settings) -
 def get_connection(request: Request, engine: EngineDep, settings: SettingsDep) -> Iterator[Connection]:
     """A connection in a transaction for one request (see ``prepare_connection``).
 
-    Commits when the route returns normally, rolls back when it raises.
+    Commits when the route returns normally, rolls back when it raises; either way before the
+    response is sent (``ConnDep`` has ``scope="function"``), so a client that got an answer to a
+    write reads it back at once, and a write that fails at commit answers with its error, not 200.
     """
     with engine.begin() as conn:
         prepare_connection(conn, request, settings)
         yield conn
 
 
-ConnDep = Annotated[Connection, Depends(get_connection)]
+ConnDep = Annotated[Connection, Depends(get_connection, scope="function")]
 
 
 def request_path(request: Request) -> str:

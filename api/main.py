@@ -45,6 +45,7 @@ from api.routers import (
     totals,
     users,
 )
+from api.tilecache import TileCacheFront
 from landgis import __version__
 from landgis.db.engine import make_engine
 from landgis.settings import Settings, get_settings, project_root
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return response
 
     app.add_middleware(BodyLimit, default_max=cfg.max_body_bytes, larger={"/loads/": cfg.upload_max_bytes})
+    app.add_middleware(TileCacheFront)  # added last: outermost, before the request-id middleware
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router)

@@ -1,5 +1,5 @@
 """The maps' state of one service process: layer registry, catalog check, tile renderers, tile
-cache and data-version listener, built once at start-up and closed at shutdown.
+cache with its version gate, built once at start-up and closed at shutdown.
 
 A bad layer definition raises ``LayerDefinitionError`` here, which stops start-up with its
 message (the file and field at fault).
@@ -8,7 +8,7 @@ message (the file and field at fault).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -16,8 +16,9 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy import Engine
 
+from landgis.accounts.cache import PrincipalCache
 from landgis.errors import NotFound
-from landgis.maps.cache import DataVersionListener, TileCache
+from landgis.maps.cache import TileCache, VersionGate
 from landgis.maps.catalog import Catalog, check_catalog
 from landgis.maps.layers import LayerDefinitionError, LayerRegistry, RasterLayer, VectorLayer, load_layers
 from landgis.maps.tiles import TileRenderer
@@ -33,7 +34,10 @@ class MapState:
     catalog: Catalog
     renderers: dict[str, TileRenderer]
     cache: TileCache
-    listener: DataVersionListener | None = None
+    #: data and access versions for the cache's front door (api.tilecache); None: cache off
+    gate: VersionGate | None = None
+    #: callers the tile route authenticated a moment ago, for the front door
+    principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(0))
     raster_readers: dict[str, object] = field(default_factory=dict)
 
     def vector(self, layer_id: str) -> tuple[VectorLayer, TileRenderer]:
@@ -68,7 +72,7 @@ class MapState:
     def tile_key(
         self, layer_id: str, fmt: str | None, z: int, x: int, y: int, query: Mapping[str, str], who: tuple[str, ...]
     ) -> tuple[object, ...] | None:
-        """The cache key of a tile request; ``who`` is the caller's region scope (``tiles._who``)."""
+        """The cache key of a tile request; ``who`` is the caller's region scope (``scope_key``)."""
         layer = self.registry.get(layer_id)
         if layer is None or not self.catalog.state(layer_id).available:
             return None
@@ -77,30 +81,34 @@ class MapState:
         params = tuple(sorted((k, v) for k, v in query.items() if k in names))
         return (kind, layer_id, z, x, y, params, who)
 
-    def version(self) -> int | None:
-        """The current data version, or None when the cache must not be used."""
-        if self.listener is None:
-            return None
-        return self.listener.version
-
-    def close(self) -> None:
-        if self.listener is not None:
-            self.listener.stop()
+    async def close(self) -> None:
+        if self.gate is not None:
+            await self.gate.close()
         self.cache.clear()
+        self.principals.clear()
 
 
-def build_state(settings: Settings, engine: Engine, *, listen: bool = True) -> MapState:
-    """Read and check the layers, build the renderers, start the data-version listener."""
+def scope_key(region_scope: Sequence[str] | None) -> tuple[str, ...]:
+    """Whose tiles these are, for the cache key. Row-level security shows callers of the same
+    region scope the same rows, so they share entries; the unrestricted scope and every list of
+    regions have entries of their own."""
+    return ("all",) if region_scope is None else ("scope", *sorted(region_scope))
+
+
+def build_state(settings: Settings, engine: Engine) -> MapState:
+    """Read and check the layers, build the renderers and the tile cache."""
     registry = load_layers(settings.layers_path)
     with engine.connect() as conn:
         catalog = check_catalog(conn, registry)
     renderers = {layer.id: TileRenderer(layer) for layer in registry.vector() if catalog.state(layer.id).available}
     cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
-    state = MapState(settings=settings, registry=registry, catalog=catalog, renderers=renderers, cache=cache)
-    if listen and settings.tile_cache_mb > 0:
+    principals = PrincipalCache(settings.tile_auth_cache_s)
+    state = MapState(
+        settings=settings, registry=registry, catalog=catalog, renderers=renderers, cache=cache, principals=principals
+    )
+    if settings.tile_cache_mb > 0:
         conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        state.listener = DataVersionListener(conninfo)
-        state.listener.start()
+        state.gate = VersionGate(conninfo)
     unavailable = [f"{k} ({v.reason})" for k, v in catalog.states.items() if not v.available]
     if unavailable:
         log.info("map layers not available yet: %s", "; ".join(unavailable))
@@ -118,7 +126,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[Mapping[str, object]]:
     try:
         yield {}
     finally:
-        state.close()
+        await state.close()
 
 
 async def get_map_state(request: Request) -> MapState:

@@ -1,15 +1,51 @@
-"""Answering a tile request from a cached tile: ETag/304, empty tiles (204), gzip when accepted.
+"""Answering a tile request from a cached tile (ETag/304, empty tiles as 204, gzip when accepted)
+and the cache's front door.
 
-Tiles need a signed-in caller, so every tile request goes through the route, its dependencies
-(log-in, region scope) and its scoped connection; the route keys the per-process cache by the
-caller's region scope (``api.maps.MapState.tile_key``) and reads the data version in the
-request's own snapshot, so a caller never gets a tile older than the data it can see, nor one
-rendered for another scope.
+Tiles need a signed-in caller. The tile route authenticates against the database, keys the
+per-process cache by the caller's region scope (``api.maps.MapState.tile_key``) and reads the data
+version in the request's own snapshot. Once it has served a caller, it leaves the caller's
+principal in ``MapState.principals`` (``landgis.accounts.cache``) for a short while, and the front
+door, an ASGI middleware in front of everything else, answers that caller's repeated tiles from
+the cache without routing, without a pooled connection and without authenticating again:
+
+- only ``GET`` tile URLs with credentials the route accepted a moment ago; anything else, and every
+  cache miss, goes on to the route;
+- ``VersionGate`` reads the data version and the access version after the request arrived (one
+  small query shared by every request that arrived meanwhile); the entry must carry that data
+  version and be keyed by the caller's region scope, and the caller must have been
+  authenticated under that access version. A write committed before the request arrived, in
+  any process, therefore never lets a stale tile out, and a revoked token, an ended session or
+  a narrowed scope (migration 0009_access_version) reaches the route and its database check on
+  the very next tile.
 """
 
 from __future__ import annotations
 
-from landgis.maps.cache import CachedTile
+import re
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from api.deps import credentials
+from api.maps import MapState, scope_key
+from landgis.errors import LandgisError
+from landgis.maps.cache import CachedTile, with_gzip
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+TILE_PATH = re.compile(
+    r"^/tiles/(?P<layer>[a-z][a-z0-9_]{0,47})/(?P<z>\d{1,2})/(?P<x>\d{1,8})/(?P<y>\d{1,8})\.(?P<fmt>mvt|pbf|png|webp)$"
+)
+OGC_PATH = re.compile(
+    r"^/collections/(?P<layer>[a-z][a-z0-9_]{0,47})/tiles/WebMercatorQuad/(?P<z>\d{1,2})/(?P<x>\d{1,8})/(?P<y>\d{1,8})$"
+)
 
 
 def tile_headers(entry: CachedTile, max_age: int, cache_state: str) -> dict[str, str]:
@@ -36,3 +72,82 @@ def tile_answer(
         headers["content-encoding"] = "gzip"
         return 200, headers, entry.gzipped
     return 200, headers, entry.body
+
+
+class TileCacheFront:
+    """ASGI middleware: repeated tiles of a recently authenticated caller, straight from the cache."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        match = TILE_PATH.match(path) or OGC_PATH.match(path)
+        maps = getattr(scope["app"].state, "maps", None) if match else None
+        if match is None or maps is None:
+            await self.app(scope, receive, send)
+            return
+        answer = await self._answer(scope, maps, match)
+        if answer is None:
+            await self.app(scope, receive, send)
+            return
+        status, headers, body = answer
+        headers["content-length"] = str(len(body))
+        headers["x-request-id"] = uuid.uuid4().hex
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    async def _answer(scope: Scope, maps: MapState, match: re.Match[str]) -> tuple[int, dict[str, str], bytes] | None:
+        if maps.gate is None:
+            return None
+        request = Request(scope)
+        try:
+            found = credentials(request)
+        except LandgisError:
+            return None  # malformed credentials: the route answers with its error
+        principal = maps.principals.get(found) if found is not None else None
+        if principal is None or found is None:
+            return None
+        groups = match.groupdict()
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        key = maps.tile_key(
+            groups["layer"],
+            groups.get("fmt"),
+            int(groups["z"]),
+            int(groups["x"]),
+            int(groups["y"]),
+            query,
+            scope_key(principal.region_scope),
+        )
+        if key is None or key not in maps.cache:
+            return None  # nothing to answer with: no need to ask for the versions
+        versions = await maps.gate.read()
+        if versions is None:
+            return None
+        data_version, access_version = versions
+        if maps.principals.get(found, access_version) is None:
+            return None  # an account changed since the caller was authenticated: ask the database
+        entry = maps.cache.get(key, data_version)
+        if entry is None:
+            return None
+        accept_encoding = request.headers.get("accept-encoding", "")
+        if entry.gzipped is None and entry.body and "gzip" in accept_encoding:
+            entry = with_gzip(entry)
+            maps.cache.put(key, entry)
+        return tile_answer(
+            entry,
+            if_none_match=request.headers.get("if-none-match", ""),
+            accept_encoding=accept_encoding,
+            max_age=maps.settings.tile_max_age_s,
+            cache_state="hit",
+        )

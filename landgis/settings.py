@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     tile_cache_mb: int = Field(default=256, ge=0, description="Server-side tile cache per process, MB (0: off).")
     tile_timeout_ms: int = Field(default=5_000, ge=50, description="Statement timeout of one tile.")
     tile_max_age_s: int = Field(default=0, ge=0, description="Cache-Control max-age of tiles (0: revalidate).")
+    tile_auth_cache_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a signed-in caller's repeated cached tiles skip the database (0: never); "
+        "account changes end it at once.",
+    )
     tianditu_key: str | None = Field(default=None, description="天地图 key; the web map offers 天地图 when set.")
     gcj02_basemap_url: str | None = Field(
         default=None, description="XYZ template of a GCJ-02 (Gaode-style) basemap; offered when set."

@@ -9,14 +9,15 @@ they were rendered from; see ``landgis.maps.cache``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, text
 
-from api.deps import ConnDep, SettingsDep
-from api.maps import MapState, MapStateDep, lifespan
+from api.deps import ConnDep, SettingsDep, credentials
+from api.maps import MapState, MapStateDep, lifespan, scope_key
 from api.tilecache import tile_answer
 from landgis.errors import InvalidInput, NotFound
 from landgis.maps import raster
@@ -45,11 +46,19 @@ def _tile(z: str, x: str, y: str) -> Tile:
 
 
 def _who(request: Request) -> tuple[str, ...]:
-    """Whose tiles these are, for the cache key: the caller's region scope (set on the request by
-    ``prepare_connection``). Row-level security shows callers of the same scope the same rows, so
-    they share entries; the unrestricted scope and every list of regions have entries of their own."""
+    """The cache key part of the caller's region scope (set on the request by ``prepare_connection``)."""
     scope: list[str] | None = request.state.region_scope
-    return ("all",) if scope is None else ("scope", *sorted(scope))
+    return scope_key(scope)
+
+
+def _remember_caller(request: Request, maps: MapState) -> None:
+    """Let the front door (``api.tilecache``) answer this caller's next cached tiles by itself,
+    while no account change intervenes (the access version read before authentication)."""
+    found = credentials(request)
+    principal = getattr(request.state, "principal", None)
+    seen = getattr(request.state, "access_version", None)
+    if found is not None and principal is not None and seen is not None:
+        maps.principals.put(found, principal, access_version=int(seen))
 
 
 def _crs(request: Request) -> str:
@@ -76,22 +85,29 @@ def _respond(request: Request, entry: CachedTile, max_age: int, *, cache_state: 
     return Response(body, status_code=status, headers=headers, media_type=media_type)
 
 
-def _current_version(conn: Connection) -> int:
-    """The data version in this request's snapshot (what the caller can see right now)."""
-    return int(conn.execute(text("SELECT version FROM map_data_version WHERE id = 1")).scalar_one())
+@dataclass(frozen=True)
+class TileConn:
+    """A tile request's connection and the data version in its snapshot (what the caller can see)."""
+
+    conn: Connection
+    version: int
 
 
-def tile_connection(conn: ConnDep, settings: SettingsDep) -> Connection:
+def tile_connection(conn: ConnDep, settings: SettingsDep) -> TileConn:
     """The request's connection under the (shorter) tile statement timeout, for the rest of its
-    transaction: a slow tile answers 504 instead of holding a connection and a core."""
-    conn.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(settings.tile_timeout_ms)})
-    return conn
+    transaction: a slow tile answers 504 instead of holding a connection and a core. The data
+    version is read in the same round trip."""
+    version = conn.execute(
+        text("SELECT set_config('statement_timeout', :ms, true), (SELECT version FROM map_data_version WHERE id = 1)"),
+        {"ms": str(settings.tile_timeout_ms)},
+    ).one()[1]
+    return TileConn(conn, int(version))
 
 
-TileConnDep = Annotated[Connection, Depends(tile_connection)]
+TileConnDep = Annotated[TileConn, Depends(tile_connection)]
 
 
-def vector_tile(request: Request, conn: Connection, maps: MapState, layer_id: str, tile: Tile) -> Response:
+def vector_tile(request: Request, tc: TileConn, maps: MapState, layer_id: str, tile: Tile) -> Response:
     layer, renderer = maps.vector(layer_id)
     check_zoom(layer, tile)
     crs = _crs(request)
@@ -101,22 +117,21 @@ def vector_tile(request: Request, conn: Connection, maps: MapState, layer_id: st
     cached = state.cached and key is not None and maps.cache.max_bytes > 0
     gzip_ok = "gzip" in request.headers.get("accept-encoding", "")
     if cached:
-        entry = maps.cache.get(key, _current_version(conn))
+        _remember_caller(request, maps)
+        entry = maps.cache.get(key, tc.version)
         if entry is not None:
             if gzip_ok and entry.gzipped is None:
                 entry = with_gzip(entry)
                 maps.cache.put(key, entry)
             return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="hit")
-    body, rendered = renderer.render(conn, tile, query, crs=crs)
+    body, rendered = renderer.render(tc.conn, tile, query, crs=crs)
     entry = make_entry(body, rendered, MVT, compress=gzip_ok)
     if cached:
-        if maps.listener is not None:
-            maps.listener.observe(rendered)
         maps.cache.put(key, entry)
     return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="miss")
 
 
-def raster_tile(request: Request, conn: Connection, maps: MapState, layer_id: str, tile: Tile, fmt: str) -> Response:
+def raster_tile(request: Request, tc: TileConn, maps: MapState, layer_id: str, tile: Tile, fmt: str) -> Response:
     layer = maps.raster(layer_id)
     if not layer.minzoom <= tile.z <= layer.maxzoom:
         raise NotFound(
@@ -137,15 +152,14 @@ def raster_tile(request: Request, conn: Connection, maps: MapState, layer_id: st
     key = maps.tile_key(layer_id, fmt, tile.z, tile.x, tile.y, dict(request.query_params), _who(request))
     cached = key is not None and maps.cache.max_bytes > 0
     if cached:
-        entry = maps.cache.get(key, _current_version(conn))
+        _remember_caller(request, maps)
+        entry = maps.cache.get(key, tc.version)
         if entry is not None:
             return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="hit")
     year = parse_year(request.query_params.get("year"))
-    body, rendered = raster.thematic_tile(conn, layer, tile, fmt, year=year)
+    body, rendered = raster.thematic_tile(tc.conn, layer, tile, fmt, year=year)
     entry = make_entry(body, rendered, media_type, compress=False)
     if cached:
-        if maps.listener is not None:
-            maps.listener.observe(rendered)
         maps.cache.put(key, entry)
     return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="miss")
 
@@ -164,14 +178,14 @@ def tile(
     y: str,
     fmt: str,
     *,
-    conn: TileConnDep,
+    tc: TileConnDep,
     maps: MapStateDep,
 ) -> Response:
     t = _tile(z, x, y)
     if fmt in ("mvt", "pbf"):
-        return vector_tile(request, conn, maps, layer, t)
+        return vector_tile(request, tc, maps, layer, t)
     if fmt in RASTER_TYPES:
-        return raster_tile(request, conn, maps, layer, t, fmt)
+        return raster_tile(request, tc, maps, layer, t, fmt)
     raise NotFound(f"不支持的瓦片格式 .{fmt} (unsupported tile format; use .mvt, .png or .webp)")
 
 
@@ -399,15 +413,15 @@ def ogc_tile(
     x: str,
     y: str,
     *,
-    conn: TileConnDep,
+    tc: TileConnDep,
     maps: MapStateDep,
 ) -> Response:
     _check_tms(tms)
     t = _tile(z, x, y)
     layer = maps._available(collection_id)
     if isinstance(layer, VectorLayer):
-        return vector_tile(request, conn, maps, collection_id, t)
-    return raster_tile(request, conn, maps, collection_id, t, "png")
+        return vector_tile(request, tc, maps, collection_id, t)
+    return raster_tile(request, tc, maps, collection_id, t, "png")
 
 
 # --- zonal statistics ------------------------------------------------------------------------

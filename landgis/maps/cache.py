@@ -1,17 +1,19 @@
 """The server-side tile cache and the data version that keys it.
 
 Every write to a table a map layer reads bumps ``map_data_version`` (a statement trigger, see
-migration 0004) and sends ``NOTIFY landgis_data_version``. Each service process keeps a listener
-thread that reads the new version as soon as the notification arrives; a cache entry holds the
-version its tile was rendered from (read in the same snapshot as the tile) and is served only
-while that is still the current version. While the listener is not connected the version is
-unknown and nothing is served from the cache.
+migration 0004). A cache entry holds the version its tile was rendered from (read in the same
+transaction as the tile) and is served only while that is still the current version: the tile
+route compares it with the version in its own snapshot, the front door (``api.tilecache``) with
+the version ``VersionGate`` read after the request arrived. Either way a tile is never older than
+a write committed before the request came in, whichever process wrote.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -21,8 +23,6 @@ from hashlib import blake2b
 import psycopg
 
 log = logging.getLogger("landgis.maps")
-
-CHANNEL = "landgis_data_version"
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,9 @@ class TileCache:
                 _, evicted = self._items.popitem(last=False)
                 self._bytes -= evicted.size
 
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
@@ -101,74 +104,87 @@ class TileCache:
         return self._bytes
 
 
-class DataVersionListener:
-    """Follows ``map_data_version`` through LISTEN/NOTIFY on a connection of its own.
+class VersionGate:
+    """Reads the current data and access versions for requests, each read begun after the request
+    asked for it, so that a tile served on the strength of it is never older than a write that
+    committed before the request arrived, whichever process made that write.
 
-    ``version`` is None until the first read and whenever the connection is lost; ``observe``
-    lets a request report a newer version it read in its own snapshot.
+    One query on one connection of its own answers every request that asked while the previous
+    query ran: under load a query serves many requests, and its round trip (about a tenth of a
+    millisecond on the same machine) bounds the wait. ``read`` returns None when the database
+    cannot be reached; callers then take the slow path, which reports the error.
     """
 
-    def __init__(self, conninfo: str, *, reconnect_s: float = 2.0) -> None:
+    SQL = (
+        "SELECT (SELECT version FROM map_data_version WHERE id = 1), (SELECT version FROM access_version WHERE id = 1)"
+    )
+
+    def __init__(self, conninfo: str, *, retry_s: float = 2.0) -> None:
         self._conninfo = conninfo
-        self._reconnect_s = reconnect_s
-        self._version: int | None = None
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._retry_s = retry_s
+        self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: asyncio.Future[tuple[int, int] | None] | None = None
+        self._running = False
+        self._task: asyncio.Task[None] | None = None
+        self._retry_at = 0.0
+        self.queries = 0
 
-    @property
-    def version(self) -> int | None:
-        return self._version
+    async def read(self) -> tuple[int, int] | None:
+        """(data version, access version) as of a moment after this call began, or None."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new event loop (tests start one per client): start afresh
+            await self.close()
+            self._loop = loop
+        if time.monotonic() < self._retry_at:
+            return None
+        if self._waiting is None:
+            self._waiting = loop.create_future()
+            if not self._running:
+                self._running = True
+                self._task = loop.create_task(self._run())
+        # shielded: a request that goes away must not cancel the answer others wait for
+        return await asyncio.shield(self._waiting)
 
-    def observe(self, version: int) -> None:
-        with self._lock:
-            if self._version is not None and version > self._version:
-                self._version = version
+    async def _run(self) -> None:
+        try:
+            while self._waiting is not None:
+                # Whoever waits on this future asked before the query below begins.
+                waiting, self._waiting = self._waiting, None
+                result = await self._query()
+                if not waiting.done():
+                    waiting.set_result(result)
+        finally:
+            self._running = False
 
-    def start(self, *, wait_s: float = 5.0) -> None:
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(ready,), name="landgis-data-version", daemon=True)
-        self._thread.start()
-        ready.wait(wait_s)
+    async def _query(self) -> tuple[int, int] | None:
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = await psycopg.AsyncConnection.connect(
+                    self._conninfo, autocommit=True, application_name="landgis-tiles", connect_timeout=5
+                )
+            cur = await self._conn.execute(self.SQL)
+            row = await cur.fetchone()
+            self.queries += 1
+        except Exception:  # noqa: BLE001 - any failure: no answer from the cache, reconnect later
+            log.warning("tile cache: cannot read the data version; cache front door off for %ss", self._retry_s)
+            self._retry_at = time.monotonic() + self._retry_s
+            await self._drop()
+            return None
+        if row is None or row[0] is None or row[1] is None:
+            return None
+        return int(str(row[0])), int(str(row[1]))
 
-    def stop(self) -> None:
-        self._stop.set()
-        conn = self._conn
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                conn.cancel_safe()
-            except Exception:
-                log.debug("cancelling the data-version listener failed", exc_info=True)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+                await conn.close()
+            except Exception:  # closing a broken connection
+                log.debug("closing the version gate's connection failed", exc_info=True)
 
-    def _read(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
-        row = conn.execute("SELECT version FROM map_data_version WHERE id = 1").fetchone()
-        with self._lock:
-            self._version = int(str(row[0])) if row else None
-
-    def _run(self, ready: threading.Event) -> None:
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(self._conninfo, autocommit=True, application_name="landgis-tiles") as conn:
-                    self._conn = conn
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    self._read(conn)
-                    ready.set()
-                    while not self._stop.is_set():
-                        seen = False
-                        for _ in conn.notifies(timeout=1.0, stop_after=1000):
-                            seen = True
-                        if seen:
-                            self._read(conn)
-            except Exception:  # noqa: BLE001 - any failure: stop caching, reconnect
-                if self._stop.is_set():
-                    break
-                log.warning("tile cache: data-version listener lost its connection; cache off until it reconnects")
-            finally:
-                self._conn = None
-                with self._lock:
-                    self._version = None
-            ready.set()
-            self._stop.wait(self._reconnect_s)
+    async def close(self) -> None:
+        if self._waiting is not None and not self._waiting.done():
+            self._waiting.set_result(None)
+        self._waiting = None
+        await self._drop()

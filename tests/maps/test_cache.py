@@ -1,21 +1,24 @@
 """The tile cache against committed writes on a scratch database: tiles need a signed-in caller;
-repeated tiles come from the cache (keyed by the caller's region scope), and any write to a
-table behind a layer makes the next tile fresh."""
+repeated tiles come from the cache (keyed by the caller's region scope), answered by the front
+door without a pooled connection; any write to a table behind a layer makes the next tile fresh,
+and any account change reaches the next tile."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 
 from api.main import create_app
-from landgis.accounts.tokens import create_token
+from landgis.accounts.tokens import create_token, digest
 from landgis.accounts.users import create_user
 from landgis.db import cluster, migrate
+from landgis.maps.cache import VersionGate
 from landgis.settings import Settings
 from tests.maps.conftest import tile_of
 from tests.maps.mvt import decode
@@ -157,3 +160,95 @@ def test_enterprise_figures_invalidate_the_mu_tax_layer(live: tuple[TestClient, 
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM enterprise WHERE id = :e"), {"e": firm})
+
+
+def _checkouts(client: TestClient) -> list[int]:
+    """A counter of the app's pooled connections handed out from now on."""
+    counter = [0]
+    event.listen(client.app.state.engine.pool, "checkout", lambda *_: counter.__setitem__(0, counter[0] + 1))
+    return counter
+
+
+def test_the_front_door_answers_repeated_tiles_without_a_pooled_connection(live: tuple[TestClient, Engine]) -> None:
+    client, engine = live
+    set_status(engine, "normal")
+    x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
+    path = f"/tiles/parcels_status/16/{x}/{y}.mvt"
+    first = client.get(path)
+    assert first.headers["x-tile-cache"] == "miss"
+    checkouts = _checkouts(client)
+    gate = client.app.state.maps.gate
+    queries = gate.queries
+    for _ in range(5):
+        again = client.get(path)
+        assert again.status_code == 200 and again.headers["x-tile-cache"] == "hit"
+        assert again.content == first.content and again.headers["x-request-id"]
+    assert checkouts[0] == 0  # neither authentication nor the version took a connection of the pool
+    assert gate.queries - queries == 5  # but each answer read the versions after it was asked
+    other = client.get(f"/tiles/parcels_status/16/{x + 1}/{y}.mvt")  # not cached yet: the route
+    assert other.headers["x-tile-cache"] == "miss" and checkouts[0] == 1
+
+
+def test_a_revoked_token_gets_no_more_cached_tiles(live: tuple[TestClient, Engine]) -> None:
+    client, engine = live
+    with engine.begin() as conn:
+        user = conn.execute(text("SELECT id FROM app_user WHERE username = 'cache-admin'")).scalar_one()
+        _, secret = create_token(conn, user, "to be revoked")
+    headers = {"authorization": f"Bearer {secret}"}
+    x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
+    path = f"/tiles/parcels_status/16/{x}/{y}.mvt"
+    client.get(path, headers=headers)
+    assert client.get(path, headers=headers).headers["x-tile-cache"] == "hit"
+    with engine.begin() as conn:  # revoked by another process (the CLI, another worker)
+        conn.execute(text("UPDATE api_token SET revoked_at = now() WHERE token_hash = :h"), {"h": digest(secret)})
+    refused = client.get(path, headers=headers)  # at once, with the tile still in the cache
+    assert refused.status_code == 401 and "x-tile-cache" not in refused.headers
+    assert client.get(path).headers["x-tile-cache"] == "hit"  # the other token's caller is unaffected
+
+
+def test_a_narrowed_scope_takes_effect_on_the_next_cached_tile(live: tuple[TestClient, Engine]) -> None:
+    client, engine = live
+    with engine.begin() as conn:
+        user = create_user(conn, "cache-narrowed", "viewer", ["330699"])
+        _, secret = create_token(conn, user.id, "narrowed")
+    headers = {"authorization": f"Bearer {secret}"}
+    x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
+    path = f"/tiles/parcels_status/16/{x}/{y}.mvt"
+    assert len(decode(client.get(path, headers=headers).content)["parcels_status"].features) == 1
+    assert client.get(path, headers=headers).headers["x-tile-cache"] == "hit"
+    with engine.begin() as conn:  # moved to another county
+        conn.execute(text("UPDATE app_user SET region_scope = '{330700}' WHERE id = :id"), {"id": user.id})
+    narrowed = client.get(path, headers=headers)
+    assert narrowed.headers["x-tile-cache"] != "hit"
+    assert narrowed.status_code == 204  # the parcel lies outside the new scope: an empty tile
+
+
+def test_the_version_gate_shares_one_query_among_waiting_requests(scratch: Engine) -> None:
+    conninfo = scratch.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def scenario() -> tuple[list[tuple[int, int] | None], int, int]:
+        gate = VersionGate(conninfo)
+        try:
+            first = await gate.read()
+            assert first is not None
+            set_status(scratch, "normal")  # committed before the next reads begin
+            set_status(scratch, "planned")
+            reads = await asyncio.gather(*(gate.read() for _ in range(50)))
+            return reads, first[0], gate.queries
+        finally:
+            await gate.close()
+
+    reads, before, queries = asyncio.run(scenario())
+    assert all(r is not None and r[0] >= before + 2 for r in reads)  # none older than the writes
+    assert queries <= 3  # 50 requests, at most two queries (one may have begun before the rest asked)
+
+
+def test_the_version_gate_answers_none_when_the_database_is_unreachable() -> None:
+    async def scenario() -> tuple[int, int] | None:
+        gate = VersionGate("host=127.0.0.1 port=1 dbname=nothing connect_timeout=1", retry_s=60)
+        try:
+            return await gate.read()
+        finally:
+            await gate.close()
+
+    assert asyncio.run(scenario()) is None
