@@ -97,9 +97,10 @@ BENCH_BELOW = {"mu_tax": 11.5932, "tax_per_power": 0.2352}  # 规下: 万元/亩
 
 # Structure of the county (shares are of parcels unless said otherwise).
 SHARE_ABOVE = 0.30  # 规上 share of firms
-SHARE_MULTI_PARCEL = 0.045  # share of owner firms holding 2-3 parcels (一企多地)
-SHARE_TENANTED = 0.085  # parcels outside the 小微企业园 with tenants (一地多企)
-SHARE_TENANT_OWNS_LAND = 0.15  # tenant slots taken by a firm that owns another parcel
+SHARE_MULTI_PARCEL = 0.27  # share of owner firms holding 2-3 parcels (一企多地, mostly next-door expansion)
+SHARE_TENANTED = 0.05  # parcels outside the 小微企业园 with tenants (一地多企)
+SHARE_SMALL_PARK_TENANTED = 0.6  # parcels of the 小微企业园 with tenants (1-4 each)
+SHARE_TENANT_OWNS_LAND = 0.3  # tenant slots taken by a firm that owns another parcel
 SHARE_SKIPPED_BLOCKS = 0.12  # blocks left without industrial parcels
 
 CAT_PRODUCING, CAT_BUILDING, CAT_IDLE_NOT_STARTED, CAT_IDLE_UNFINISHED, CAT_VACANT = range(5)
@@ -1110,11 +1111,13 @@ def _enterprises(rng: np.random.Generator, county: County, parcels: Parcels) -> 
     eligible = producing & (zone != Z_SMALL) & (parcels.mu >= 6.0)
     p_general = min(0.9, SHARE_TENANTED * n / max(1, int(eligible.sum())))
     u_general, u_small = rng.random(n), rng.random(n)
-    tenanted = (eligible & (u_general < p_general)) | (producing & (zone == Z_SMALL) & (u_small < 0.75))
+    tenanted = (eligible & (u_general < p_general)) | (
+        producing & (zone == Z_SMALL) & (u_small < SHARE_SMALL_PARK_TENANTED)
+    )
     in_small = zone == Z_SMALL
     n_tenants = np.where(
         in_small,
-        rng.choice(np.array([2, 3, 4, 5, 6]), size=n, p=[0.25, 0.25, 0.2, 0.15, 0.15]),
+        rng.choice(np.array([1, 2, 3, 4]), size=n, p=[0.3, 0.35, 0.2, 0.15]),
         rng.choice(np.array([1, 2, 3, 4]), size=n, p=[0.4, 0.3, 0.18, 0.12]),
     )
     n_tenants[~tenanted] = 0

@@ -358,15 +358,17 @@ def test_occupancy(large: Path) -> None:
     assert owners["宗地代码"].is_unique
     firms_per_parcel = land.groupby("宗地代码")["统一社会信用代码"].nunique()
     assert (firms_per_parcel >= 2).sum() > 0.05 * len(parcels)  # 一地多企
-    assert 0.7 < (firms_per_parcel == 1).sum() / len(parcels) < 0.9
+    assert 0.8 < (firms_per_parcel == 1).sum() / len(parcels) < 0.95
     alone = firms_per_parcel[firms_per_parcel == 1].index
     full = owners.set_index("宗地代码").loc[alone, "使用面积(亩)"]
     assert ((area_mu[alone] - full).abs() <= 0.011).all()
     parcels_per_owner = owners.groupby("统一社会信用代码")["宗地代码"].nunique()
     assert parcels_per_owner.max() >= 2  # 一企多地
-    assert 0.01 < (parcels_per_owner >= 2).mean() < 0.1
+    assert 0.15 < (parcels_per_owner >= 2).mean() < 0.35
     landless = ~firms["统一社会信用代码"].isin(owners["统一社会信用代码"])
     assert landless.sum() > 0  # tenants without land of their own
+    # About 4,000 enterprises in the default 5,000-parcel county (the foundation issue).
+    assert 0.72 < len(firms) / len(parcels) < 0.88
     vacant = ~parcels["宗地代码"].isin(land["宗地代码"])
     assert (parcels.loc[vacant, "权利人"] == "示范县土地储备中心").all()
     assert 0.005 < vacant.mean() < 0.05
