@@ -7,12 +7,11 @@ lifespan and closed at shutdown. Run with ``landgis serve`` (uvicorn, factory mo
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -21,6 +20,7 @@ from sqlalchemy import Engine
 from api import errors, openapi
 from api.deps import require_user
 from api.limits import BodyLimit
+from api.requestid import RequestId
 from api.routers import (
     audit,
     auth,
@@ -94,18 +94,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.state.engine = engine
     errors.install(app)
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        sent = request.headers.get("x-request-id", "")
-        # A caller's id is kept only when it is plain (it ends up in the audit trail).
-        rid = sent if 0 < len(sent) <= 64 and sent.replace("-", "").replace("_", "").isalnum() else uuid.uuid4().hex
-        request.state.request_id = rid
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
-
     app.add_middleware(BodyLimit, default_max=cfg.max_body_bytes, larger={"/loads/": cfg.upload_max_bytes})
-    app.add_middleware(TileCacheFront)  # added last: outermost, before the request-id middleware
+    app.add_middleware(TileCacheFront)
+    app.add_middleware(RequestId)  # added last: outermost, so every answer carries its id
+    app.include_router(tiles.tile_router)  # first: the most frequent request
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router)

@@ -22,7 +22,6 @@ the cache without routing, without a pooled connection and without authenticatin
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -96,7 +95,6 @@ class TileCacheFront:
             return
         status, headers, body = answer
         headers["content-length"] = str(len(body))
-        headers["x-request-id"] = uuid.uuid4().hex
         await send(
             {
                 "type": "http.response.start",

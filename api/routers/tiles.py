@@ -27,6 +27,9 @@ from landgis.maps.styles import layer_style, layer_summary
 from landgis.maps.tiles import Tile, check_tile, check_zoom, parse_year
 
 router = APIRouter(tags=["tiles"], lifespan=lifespan)
+#: The XYZ tile route alone, included first by the app: a map asks for dozens of tiles a second and
+#: each request is matched against the routes in order (the rest of ``router`` comes later).
+tile_router = APIRouter(tags=["tiles"])
 
 MVT = "application/vnd.mapbox-vector-tile"
 RASTER_TYPES = {"png": "image/png", "webp": "image/webp"}
@@ -164,7 +167,7 @@ def raster_tile(request: Request, tc: TileConn, maps: MapState, layer_id: str, t
     return _respond(request, entry, maps.settings.tile_max_age_s, cache_state="miss")
 
 
-@router.get(
+@tile_router.get(
     "/tiles/{layer}/{z}/{x}/{y}.{fmt}",
     summary="Map tile: Mapbox Vector Tile (.mvt) of a vector layer, PNG/WebP of a raster layer",
     response_class=Response,

@@ -290,9 +290,12 @@
     candidateMessage("正在筛选…", true);
     request("/candidates", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
       .then(function (r) {
-        if (r.status === 404) throw new Error("候选筛选服务尚未启用（亩均评价模块未部署）。");
-        return r.json().then(function (data) {
-          if (!r.ok) throw new Error(data.detail || ("HTTP " + r.status));
+        // The server's own message first (an unknown or out-of-scope 园区 is a 404 with a detail);
+        // a 404 without one means the route itself is missing.
+        return r.json().catch(function () { return {}; }).then(function (data) {
+          if (!r.ok) {
+            throw new Error(data.detail || (r.status === 404 ? "候选筛选服务尚未启用（亩均评价模块未部署）。" : "HTTP " + r.status));
+          }
           return data;
         });
       })
