@@ -949,3 +949,16 @@ class MapDataVersion(Base):
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=text("1"))
     version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("1"))
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class AccessVersion(Base):
+    """One row: bumped whenever a user, token or session changes in a way that can end or narrow
+    access (migration 0009_access_version); the tile cache's front door serves a caller it
+    authenticated earlier only while this is unchanged."""
+
+    __tablename__ = "access_version"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=text("1"))
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("1"))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)

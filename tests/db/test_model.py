@@ -172,3 +172,15 @@ def test_region_scope(db: Connection, scope: list[str] | None, code: str | None,
 
     set_scope(db, scope)
     assert db.execute(text("SELECT landgis_in_scope(:c)"), {"c": code}).scalar_one() is expected
+
+
+def test_region_scope_is_inlined_into_queries(db: Connection) -> None:
+    """landgis_in_scope sits in every row-level security policy: PostgreSQL must inline it (a call
+    through the SQL-function executor per row cost a third of a dense map tile's time)."""
+    from landgis.db.engine import set_scope
+
+    set_scope(db, ["330699"])
+    plan = "\n".join(
+        db.execute(text("EXPLAIN (VERBOSE) SELECT id FROM parcel WHERE landgis_in_scope(region_code)")).scalars()
+    )
+    assert "current_setting" in plan and "landgis_in_scope" not in plan
