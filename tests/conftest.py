@@ -193,6 +193,21 @@ def demo_client_for(settings: Settings, demo_engine: Engine, demo_db: Connection
     yield from _factory(settings, demo_engine, demo_db)
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium under Playwright (tests/browser.py serves the app to it)."""
+    from tests.browser import ARGS, CHROMIUM
+
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: run `bash scripts/bootstrap.sh --test`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
 @pytest.fixture
 def settings(database_url: URL, tmp_path: Path) -> Settings:
     """Settings pointing at the test database, with project state in a temporary folder."""
