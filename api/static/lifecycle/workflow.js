@@ -105,7 +105,10 @@ async function load() {
 }
 
 form.to_status.addEventListener("change", chooseTarget);
-form.event_date.valueAsDate = new Date();
+// Today where the officer is: valueAsDate would set the UTC date, which before 08:00 in China is
+// still yesterday.
+const now = new Date();
+form.event_date.value = new Date(now.getTime() - now.getTimezoneOffset() * 60_000).toISOString().slice(0, 10);
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const f = new FormData(form);
