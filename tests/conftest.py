@@ -8,12 +8,14 @@ needs CREATEDB); otherwise they start the project-local cluster, as `landgis db 
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL, make_url
@@ -122,7 +124,6 @@ def api_client(
     """A test client whose requests all run on ``conn`` (each in a savepoint), so nothing they
     write outlives the test. It signs in as a user created for it (in ``conn``'s transaction) with
     ``role`` and region ``scope`` (None: every region), through a real API token."""
-    from api.deps import get_connection, prepare_connection
     from api.main import create_app
     from landgis.accounts.tokens import create_token
     from landgis.accounts.users import create_user
@@ -131,19 +132,39 @@ def api_client(
     user = create_user(conn, name, role, scope)
     _, secret = create_token(conn, user.id, "tests")
     app = create_app(app_settings, engine=engine)
-
-    def shared_connection(request: Request) -> Iterator[Connection]:
-        try:
-            with conn.begin_nested():
-                prepare_connection(conn, request, app_settings)
-                yield conn
-        finally:
-            restore_connection(conn)
-
-    app.dependency_overrides[get_connection] = shared_connection
+    share_connection(app, app_settings, conn)
     with TestClient(app) as client:
         client.headers["Authorization"] = f"Bearer {secret}"
         yield client
+
+
+_REQUEST_LOCKS: weakref.WeakKeyDictionary[Connection, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def request_lock(conn: Connection) -> threading.Lock:
+    """The lock that requests running on ``conn`` take (see ``share_connection``). A test holds
+    it to read or write ``conn`` while a served app may be answering a browser."""
+    return _REQUEST_LOCKS.setdefault(conn, threading.Lock())
+
+
+def share_connection(app: FastAPI, app_settings: Settings, conn: Connection) -> None:
+    """Run every request of ``app`` on ``conn``, in a savepoint, one request at a time (a browser
+    sends several at once to a served app), so that nothing the requests write outlives the
+    test's transaction and the test sees what they wrote."""
+    from api.deps import get_connection, prepare_connection
+
+    lock = request_lock(conn)
+
+    def shared_connection(request: Request) -> Iterator[Connection]:
+        with lock:
+            try:
+                with conn.begin_nested():
+                    prepare_connection(conn, request, app_settings)
+                    yield conn
+            finally:
+                restore_connection(conn)
+
+    app.dependency_overrides[get_connection] = shared_connection
 
 
 def restore_connection(conn: Connection) -> None:
@@ -191,6 +212,21 @@ def client_for(settings: Settings, engine: Engine, db: Connection) -> Iterator[C
 def demo_client_for(settings: Settings, demo_engine: Engine, demo_db: Connection) -> Iterator[ClientFactory]:
     """``demo_client_for(role="viewer", scope=["330699001"])``: the same on the demo county."""
     yield from _factory(settings, demo_engine, demo_db)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium under Playwright (tests/browser.py serves the app to it)."""
+    from tests.browser import ARGS, CHROMIUM
+
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: run `bash scripts/bootstrap.sh --test`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
 
 
 @pytest.fixture

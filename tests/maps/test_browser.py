@@ -1,59 +1,22 @@
-"""The web map in headless Chromium (Debian's chromium, driven by Playwright; no browser is
-downloaded): sign in through /login as a demo user, open the demo county, wait for parcel tiles, click a parcel, open its dossier,
-search by 宗地代码; no request may leave the service and no JS error may happen. Screenshots go
-to test-artifacts/."""
+"""The web map in headless Chromium (see tests/browser.py): sign in through /login as a demo
+user, open the demo county, wait for parcel tiles, click a parcel, open its dossier, search by
+宗地代码; no request may leave the service and no JS error may happen. Screenshots go to
+test-artifacts/."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from sqlalchemy import Connection, text
 
-from landgis.settings import Settings, project_root
+from landgis.settings import Settings
+from tests.browser import ARTIFACTS, Watch, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = project_root() / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-gl=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
 PARCEL_LAYER = "parcels_status_fill"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(app: object) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")  # type: ignore[arg-type]
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started:
-        assert time.monotonic() < deadline, "the service did not start"
-        assert thread.is_alive(), "the service failed to start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -62,61 +25,8 @@ def server(demo_engine: object, raster_home: Path) -> Iterator[str]:
     from api.main import create_app
 
     url = demo_engine.url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
-    yield from serve(create_app(Settings(database_url=url, home=raster_home, pool_size=4)))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: run `bash scripts/bootstrap.sh --test`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
-def sign_in(page: object, base: str, username: str, password: str, target: str) -> None:
-    """Sign in through the log-in page, as a person would: an anonymous visit to ``target`` is
-    sent to /login, which brings the browser back after the log-in."""
-    page.goto(f"{base}{target}")  # type: ignore[attr-defined]
-    assert urlsplit(page.url).path == "/login", page.url  # type: ignore[attr-defined]
-    page.fill("input[name=username]", username)  # type: ignore[attr-defined]
-    page.fill("input[name=password]", password)  # type: ignore[attr-defined]
-    page.click("form button[type=submit]")  # type: ignore[attr-defined]
-    page.wait_for_url(f"{base}{target}")  # type: ignore[attr-defined]
-
-
-class Watch:
-    """Every request a page makes and every JS error it raises."""
-
-    def __init__(self, page: object, base: str) -> None:
-        self.base = urlsplit(base).netloc
-        self.foreign: list[str] = []
-        self.errors: list[str] = []
-        self.failed: list[str] = []
-        page.on("request", self._request)  # type: ignore[attr-defined]
-        page.on("pageerror", lambda e: self.errors.append(str(e)))  # type: ignore[attr-defined]
-        page.on("response", self._response)  # type: ignore[attr-defined]
-
-    def _request(self, request: object) -> None:
-        url = urlsplit(request.url)  # type: ignore[attr-defined]
-        if url.scheme in ("data", "blob") and (url.scheme == "data" or self.base in url.path):
-            return
-        if url.netloc != self.base:
-            self.foreign.append(request.url)  # type: ignore[attr-defined]
-
-    def _response(self, response: object) -> None:
-        status = response.status  # type: ignore[attr-defined]
-        path = urlsplit(response.url).path  # type: ignore[attr-defined]
-        if status >= 400 and path != "/login":  # the anonymous first visit is sent to /login (303)
-            self.failed.append(f"{status} {response.url}")  # type: ignore[attr-defined]
-
-    def check(self) -> None:
-        assert self.foreign == [], f"requests outside the service: {self.foreign}"
-        assert self.errors == [], f"JS errors: {self.errors}"
-        assert self.failed == [], f"failed requests: {self.failed}"
+    with serving(create_app(Settings(database_url=url, home=raster_home, pool_size=4))) as base:
+        yield base
 
 
 def test_map_popup_dossier_and_search(server: str, browser: object, demo_db: Connection) -> None:

@@ -26,8 +26,15 @@ async function call(method, url, body) {
     throw new Error("请先登录");
   }
   const data = await response.json();
-  if (!response.ok) throw new Error(data.detail || response.statusText);
+  if (!response.ok) throw Object.assign(new Error(data.detail || response.statusText), {status: response.status});
   return data;
+}
+
+// The server's message stays on the page. A 409 means the parcel changed since the page read it
+// (another officer took a step): show it as it is now, with the steps it may take from there.
+async function refused(error) {
+  say(error.message, true);
+  if (error.status === 409) await load().catch((e) => say(e.message, true));
 }
 
 async function signedIn() {
@@ -47,9 +54,11 @@ function cell(row, text) { const td = row.insertCell(); td.textContent = text ??
 function chooseTarget() {
   const t = allowed.find((a) => a.to === form.to_status.value);
   const modes = form.renewal_mode;
+  const chosenMode = modes.value;
   modes.length = 1;
   if (!t) return;
   for (const m of t.modes) modes.add(new Option(m.label, m.code));
+  if (t.modes.some((m) => m.code === chosenMode)) modes.value = chosenMode;
   modes.required = t.mode === "required";
   form.area_mu.disabled = readOnly || t.area !== "partial";
   form.far_after.disabled = readOnly || !t.records_far;
@@ -80,8 +89,10 @@ async function load() {
     state.append(div);
   }
   allowed = history.allowed;
+  const chosen = form.to_status.value;  // kept when the parcel may still take that step
   form.to_status.length = 0;
   for (const a of allowed) form.to_status.add(new Option(`${a.to_label} — ${a.label}`, a.to));
+  if (allowed.some((a) => a.to === chosen)) form.to_status.value = chosen;
   chooseTarget();
   const body = document.querySelector("#events tbody");
   body.replaceChildren();
@@ -94,7 +105,10 @@ async function load() {
 }
 
 form.to_status.addEventListener("change", chooseTarget);
-form.event_date.valueAsDate = new Date();
+// Today where the officer is: valueAsDate would set the UTC date, which before 08:00 in China is
+// still yesterday.
+const now = new Date();
+form.event_date.value = new Date(now.getTime() - now.getTimezoneOffset() * 60_000).toISOString().slice(0, 10);
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const f = new FormData(form);
@@ -109,7 +123,7 @@ form.addEventListener("submit", async (event) => {
     const e = await call("POST", `/parcels/${parcelId}/transitions`, body);
     say(`已记录: ${e.from_label} → ${e.to_label}`);
     await load();
-  } catch (error) { say(error.message, true); }
+  } catch (error) { await refused(error); }
 });
 document.getElementById("undo").addEventListener("click", async () => {
   const reason = prompt("撤销原因");
@@ -118,6 +132,6 @@ document.getElementById("undo").addEventListener("click", async () => {
     await call("POST", `/parcels/${parcelId}/transitions/undo`, {reason});
     say("已撤销最近一步");
     await load();
-  } catch (error) { say(error.message, true); }
+  } catch (error) { await refused(error); }
 });
 signedIn().then(load).catch((error) => say(error.message, true));
