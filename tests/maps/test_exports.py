@@ -38,34 +38,6 @@ def test_export_errors(maps_client: TestClient) -> None:
     assert plan.status_code == 404 and "方案" in plan.json()["detail"]
 
 
-def test_plan_export_reads_the_planning_views(maps_client: TestClient, demo_db: Connection) -> None:
-    # Stand-ins for the planning module's views: plan 7 holds the five smallest parcels of zone 1.
-    demo_db.execute(
-        text(
-            "CREATE VIEW v_plan_parcel AS SELECT 7 AS plan_id, id AS parcel_id, region_code, geom, "
-            "'亩均税收低于 3 万元/亩' AS reasons, area_mu FROM "
-            "(SELECT * FROM parcel WHERE zone_id = (SELECT min(id) FROM zone) ORDER BY area_mu LIMIT 5) p"
-        )
-    )
-    demo_db.execute(
-        text(
-            "CREATE VIEW v_plan_block AS SELECT plan_id, 1 AS block_id, min(region_code) AS region_code, "
-            "ST_Multi(ST_Union(geom)) AS geom, count(*) AS parcels, sum(area_mu) AS area_mu FROM v_plan_parcel GROUP BY plan_id"
-        )
-    )
-    codes = (
-        demo_db.execute(text("SELECT p.zddm FROM v_plan_parcel v JOIN parcel p ON p.id = v.parcel_id")).scalars().all()
-    )
-    page = maps_client.get("/exports/plans/7/map.html")
-    assert page.status_code == 200
-    block_mu = round(float(demo_db.execute(text("SELECT area_mu FROM v_plan_block")).scalar_one()), 2)
-    assert all(code in page.text for code in codes)
-    assert f": {block_mu!r}" in page.text  # the block's 连片面积(亩) in its tooltip data
-    assert re.findall(r"<script[^>]+src=", page.text) == []
-    missing = maps_client.get("/exports/plans/8/map.html")
-    assert missing.status_code == 404 and "方案 8" in missing.json()["detail"]
-
-
 def test_maps_check_command_lists_layers(maps_settings: object, waiting_layers: object, monkeypatch: object) -> None:
     from typer.testing import CliRunner
 
