@@ -12,11 +12,12 @@ from typing import Any
 
 import folium
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
 from api.deps import ConnDep
 from landgis.errors import NotFound
 from landgis.maps.dossier import RENEWAL_STATUS_LABELS
+from landgis.plans import get_plan
 from landgis.settings import project_root
 
 router = APIRouter(tags=["exports"])
@@ -41,6 +42,21 @@ ZONE_SQL = text(
 ZONE_PARCELS_SQL = text(
     "SELECT p.id, p.zddm, p.location, p.area_mu, p.renewal_status, ST_AsGeoJSON(p.geom, 7)::json AS geometry "
     "FROM parcel p WHERE p.zone_id = :id AND landgis_in_scope(p.region_code) ORDER BY p.id"
+)
+
+# A plan's parcels, blocks and extent in the caller's scope (the views are security_invoker too).
+PLAN_PARCELS_SQL = text(
+    "SELECT v.parcel_id AS id, p.zddm, p.location, v.area_mu, p.renewal_status, "
+    "ST_AsGeoJSON(v.geom, 7)::json AS geometry FROM v_plan_parcel v JOIN parcel p ON p.id = v.parcel_id "
+    "WHERE v.plan_id = :id AND landgis_in_scope(v.region_code) ORDER BY v.parcel_id"
+)
+PLAN_BLOCKS_SQL = text(
+    "SELECT block_id, parcels, area_mu, ST_AsGeoJSON(geom, 7)::json AS geometry FROM v_plan_block "
+    "WHERE plan_id = :id AND landgis_in_scope(region_code) ORDER BY block_id"
+)
+PLAN_BOUNDS_SQL = text(
+    "SELECT ARRAY[ST_YMin(e), ST_XMin(e), ST_YMax(e), ST_XMax(e)] FROM "
+    "(SELECT ST_Extent(geom) e FROM v_plan_parcel WHERE plan_id = :id AND landgis_in_scope(region_code)) q"
 )
 
 
@@ -131,62 +147,41 @@ def _parcel_layer(parcels: list[dict[str, Any]], name: str) -> folium.GeoJson:
     )
 
 
-def _relation_exists(conn: Connection, name: str) -> bool:
-    return bool(conn.execute(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}).scalar_one())
-
-
-@router.get("/exports/plans/{plan_id}/map.html", summary="Standalone HTML map of a saved plan (folium)")
-def plan_map(plan_id: int, conn: ConnDep, request: Request) -> Response:
-    if not (_relation_exists(conn, "v_plan_parcel") and _relation_exists(conn, "v_plan_block")):
-        raise NotFound("更新方案功能尚未启用 (plans are not available: v_plan_parcel / v_plan_block do not exist)")
-    parcels = [
-        dict(r)
-        for r in conn.execute(
-            text(
-                "SELECT v.parcel_id AS id, p.zddm, p.location, p.area_mu, p.renewal_status, "
-                "ST_AsGeoJSON(v.geom, 7)::json AS geometry FROM v_plan_parcel v JOIN parcel p ON p.id = v.parcel_id "
-                "WHERE v.plan_id = :id AND landgis_in_scope(p.region_code)"
-            ),
-            {"id": plan_id},
-        ).mappings()
-    ]
-    if not parcels:
-        raise NotFound(f"方案 {plan_id} 不存在或没有候选宗地 (plan not found or empty)")
-    blocks = (
-        conn.execute(
-            text(
-                "SELECT block_id, area_mu, ST_AsGeoJSON(geom, 7)::json AS geometry FROM v_plan_block "
-                "WHERE plan_id = :id AND landgis_in_scope(region_code)"
-            ),
-            {"id": plan_id},
-        )
-        .mappings()
-        .all()
-    )
-    bounds = conn.execute(
-        text(
-            "SELECT ARRAY[ST_YMin(e), ST_XMin(e), ST_YMax(e), ST_XMax(e)] FROM "
-            "(SELECT ST_Extent(geom) e FROM v_plan_parcel WHERE plan_id = :id) q"
-        ),
-        {"id": plan_id},
-    ).scalar_one()
-    m = _map(list(bounds), _base(request), f"更新方案 {plan_id}")
-    _parcel_layer(parcels, "候选宗地").add_to(m)
-    folium.GeoJson(
+def _block_layer(blocks: list[dict[str, Any]]) -> folium.GeoJson:
+    return folium.GeoJson(
         {
             "type": "FeatureCollection",
             "features": [
                 {
                     "type": "Feature",
                     "geometry": b["geometry"],
-                    "properties": {"连片面积(亩)": round(float(b["area_mu"] or 0), 2)},
+                    "properties": {
+                        "连片区块": int(b["block_id"]),
+                        "宗地数": int(b["parcels"]),
+                        "连片面积(亩)": round(float(b["area_mu"] or 0), 2),
+                    },
                 }
                 for b in blocks
             ],
         },
         name="连片区块",
         style_function=lambda f: {"color": "#6a1b9a", "weight": 3, "fill": False},
-        tooltip=folium.GeoJsonTooltip(fields=["连片面积(亩)"]),
-    ).add_to(m)
+        tooltip=folium.GeoJsonTooltip(fields=["连片区块", "宗地数", "连片面积(亩)"]),
+    )
+
+
+@router.get("/exports/plans/{plan_id}/map.html", summary="Standalone HTML map of a saved plan (folium)")
+def plan_map(plan_id: int, conn: ConnDep, request: Request) -> Response:
+    # First of all the plan itself: one outside the caller's scope is as absent as a missing one.
+    plan = get_plan(conn, plan_id)
+    parcels = [dict(r) for r in conn.execute(PLAN_PARCELS_SQL, {"id": plan_id}).mappings()]
+    if not parcels:
+        raise NotFound(f"方案 {plan_id} 在您的管辖范围内没有候选宗地 (the plan has no parcels in your scope)")
+    blocks = [dict(r) for r in conn.execute(PLAN_BLOCKS_SQL, {"id": plan_id}).mappings()]
+    bounds = conn.execute(PLAN_BOUNDS_SQL, {"id": plan_id}).scalar_one()
+    m = _map(list(bounds), _base(request), f"更新方案 {plan['name']}")
+    _parcel_layer(parcels, "候选宗地").add_to(m)
+    if blocks:  # a plan saved without blocks has none (and folium refuses a tooltip over no features)
+        _block_layer(blocks).add_to(m)
     folium.LayerControl().add_to(m)
     return _html(m)

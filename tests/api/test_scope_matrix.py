@@ -627,17 +627,19 @@ def candidates_export(ctx: Ctx) -> None:
 
 
 def _plans(ctx: Ctx) -> dict[str, int]:
-    """A plan of each county (its low-FAR parcel), saved by a batch job (unrestricted)."""
+    """A plan of each county (its low-FAR parcel, a block of its own), saved by a batch job
+    (unrestricted)."""
+    from landgis.candidates.blocks import BLOCKS, CLUSTERS
     from landgis.candidates.selection import CANDIDATES, parse_request
     from landgis.plans import save_plan
 
     ids = {}
     for key, county in (("a", ctx.a), ("b", ctx.b)):
-        request = parse_request({**LOW_FAR, "area": {"region_code": county.code}})
+        request = parse_request({**LOW_FAR, "area": {"region_code": county.code}, "blocks": {"distance_m": 0}})
         ids[key] = int(save_plan(ctx.db, f"方案-{county.zddm}", request, actor="batch")["id"])
-    # The batch's selection table belongs to the test's role until the (never committed) transaction
-    # ends; a request, running as the service's role, could not replace it.
-    ctx.db.execute(text(f"DROP TABLE IF EXISTS {CANDIDATES}"))
+    # The batch's selection tables belong to the test's role until the (never committed)
+    # transaction ends; a request, running as the service's role, could not replace them.
+    ctx.db.execute(text(f"DROP TABLE IF EXISTS {CANDIDATES}, {BLOCKS}, {CLUSTERS}"))
     return ids
 
 
@@ -706,28 +708,8 @@ def plan_export(ctx: Ctx) -> None:
         hidden(ctx, f"/plans/{ids['b']}/export?format={fmt}")
 
 
-def _plan_views(ctx: Ctx) -> None:
-    """Stand-ins for the planning views the plan map reads (as in tests/maps/test_exports.py), over
-    the real plan tables and run with the caller's rights (security_invoker)."""
-    ctx.db.execute(
-        text(
-            "CREATE VIEW v_plan_parcel WITH (security_invoker = true) AS SELECT pp.plan_id, pp.parcel_id,"
-            " p.region_code, p.geom, pp.reasons, pp.area_mu FROM plan_parcel pp JOIN parcel p ON p.id = pp.parcel_id"
-        )
-    )
-    ctx.db.execute(
-        text(
-            "CREATE VIEW v_plan_block WITH (security_invoker = true) AS SELECT plan_id, 1 AS block_id,"
-            " min(region_code) AS region_code, ST_Multi(ST_Union(geom)) AS geom, count(*) AS parcels,"
-            " sum(area_mu) AS area_mu FROM v_plan_parcel GROUP BY plan_id"
-        )
-    )
-    ctx.db.execute(text("GRANT SELECT ON v_plan_parcel, v_plan_block TO landgis_app"))
-
-
 def plan_map(ctx: Ctx) -> None:
     ids = _plans(ctx)
-    _plan_views(ctx)
     page = ctx.officer.get(f"/exports/plans/{ids['a']}/map.html")
     assert page.status_code == 200, page.text
     assert ctx.a.zddm in page.text
@@ -900,6 +882,16 @@ def _vector_tiles(ctx: Ctx, url: Callable[[str, int, int, int], str]) -> None:
         z, x, y = _xyz(ctx.b, 14)
         other = ctx.officer.get(url(layer, z, x, y))
         assert other.status_code == 204, f"{layer} over county B: {other.status_code} {other.content[:200]!r}"
+    # A plan's layers: county A's plan over its land; county B's plan is not found, so nothing of it.
+    plans = _plans(ctx)
+    for layer, feature_id in (("plan_parcels", ctx.a.parcel_id), ("plan_blocks", 1)):
+        z, x, y = _xyz(ctx.a, 16)
+        own = ctx.officer.get(url(layer, z, x, y), params={"plan_id": plans["a"]})
+        assert own.status_code == 200, own.text
+        assert [f.id for f in decode(own.content)[layer].features] == [feature_id], f"control: {layer} of plan A"
+        z, x, y = _xyz(ctx.b, 16)
+        other = ctx.officer.get(url(layer, z, x, y), params={"plan_id": plans["b"]})
+        assert other.status_code == 204, f"{layer} of plan B: {other.status_code} {other.content[:200]!r}"
 
 
 def xyz_tiles(ctx: Ctx) -> None:
