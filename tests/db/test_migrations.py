@@ -91,7 +91,7 @@ def test_geometry_columns_are_4490_multipolygons_with_gist(engine: Engine) -> No
         ("zone", 4490, "MULTIPOLYGON"),
         ("region", 4490, "MULTIPOLYGON"),
         ("land_approval_batch", 4490, "MULTIPOLYGON"),
-        # views (0009_plan_layers): their geometry columns are typed too
+        # views (0011_plan_layers): their geometry columns are typed too
         ("v_plan_parcel", 4490, "MULTIPOLYGON"),
         ("v_plan_block", 4490, "MULTIPOLYGON"),
     }

@@ -1,4 +1,4 @@
-"""The plan layers (plan_parcels, plan_blocks) over the views of revision 0009_plan_layers: served
+"""The plan layers (plan_parcels, plan_blocks) over the views of revision 0011_plan_layers: served
 once the views exist, a plan's tile holds its own parcels and blocks and nothing else, region scope
 applies through the views (security_invoker) and a deleted plan never leaves a cached tile behind."""
 

@@ -10,15 +10,15 @@ gave it when the plan was saved; NULL outside a kept block or when no blocks wer
 block is the union of its members' parcels grouped by (plan_id, block_no). The geometry is the
 parcel's current one; reasons and 亩 are as saved with the plan.
 
-Revision ID: 0009_plan_layers
-Revises: 0008_integration
+Revision ID: 0011_plan_layers
+Revises: 0010_inline_scope
 Create Date: 2026-12-05
 """
 
 from alembic import op
 
-revision = "0009_plan_layers"
-down_revision = "0008_integration"
+revision = "0011_plan_layers"
+down_revision = "0010_inline_scope"
 branch_labels = None
 depends_on = None
 
