@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy import Engine
 
+from api.tilefast import TileMissPath
 from landgis.accounts.cache import PrincipalCache
 from landgis.errors import NotFound
 from landgis.maps.cache import TileCache, VersionGate
@@ -38,6 +39,8 @@ class MapState:
     gate: VersionGate | None = None
     #: callers the tile route authenticated a moment ago, for the front door
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(0))
+    #: the front door's own renderer of such callers' cache misses; None: every miss goes to the route
+    fast: TileMissPath | None = None
     raster_readers: dict[str, object] = field(default_factory=dict)
 
     def vector(self, layer_id: str) -> tuple[VectorLayer, TileRenderer]:
@@ -81,9 +84,15 @@ class MapState:
         params = tuple(sorted((k, v) for k, v in query.items() if k in names))
         return (kind, layer_id, z, x, y, params, who)
 
+    async def open(self) -> None:
+        if self.fast is not None:
+            await self.fast.open()
+
     async def close(self) -> None:
         if self.gate is not None:
             await self.gate.close()
+        if self.fast is not None:
+            await self.fast.close()
         self.cache.clear()
         self.principals.clear()
 
@@ -109,6 +118,8 @@ def build_state(settings: Settings, engine: Engine) -> MapState:
     if settings.tile_cache_mb > 0:
         conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         state.gate = VersionGate(conninfo)
+        if settings.tile_front_render and settings.tile_auth_cache_s > 0:
+            state.fast = TileMissPath(conninfo, max_size=settings.pool_size)
     unavailable = [f"{k} ({v.reason})" for k, v in catalog.states.items() if not v.available]
     if unavailable:
         log.info("map layers not available yet: %s", "; ".join(unavailable))
@@ -123,6 +134,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[Mapping[str, object]]:
         log.error("start-up stopped: %s", exc.message)
         raise
     app.state.maps = state
+    await state.open()
     try:
         yield {}
     finally:

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         description="How long a signed-in caller's repeated cached tiles skip the database (0: never); "
         "account changes end it at once.",
     )
+    tile_front_render: bool = Field(
+        default=True,
+        description="Render such a caller's cache misses in the front door too, on a pool of its own "
+        "(api.tilefast); off: every miss goes through the tile route.",
+    )
     tianditu_key: str | None = Field(default=None, description="天地图 key; the web map offers 天地图 when set.")
     gcj02_basemap_url: str | None = Field(
         default=None, description="XYZ template of a GCJ-02 (Gaode-style) basemap; offered when set."

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, text
 
 from api.deps import ConnDep, SettingsDep, credentials
 from api.maps import MapState, MapStateDep, lifespan, scope_key
-from api.tilecache import tile_answer
+from api.tilecache import MVT, tile_answer
 from landgis.errors import InvalidInput, NotFound
 from landgis.maps import raster
 from landgis.maps.cache import CachedTile, make_entry, with_gzip
@@ -31,7 +31,6 @@ router = APIRouter(tags=["tiles"], lifespan=lifespan)
 #: each request is matched against the routes in order (the rest of ``router`` comes later).
 tile_router = APIRouter(tags=["tiles"])
 
-MVT = "application/vnd.mapbox-vector-tile"
 RASTER_TYPES = {"png": "image/png", "webp": "image/webp"}
 TMS_ID = "WebMercatorQuad"
 TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"

@@ -28,17 +28,17 @@ class PrincipalCache:
         self._items: dict[tuple[str, str], tuple[Principal, int, float]] = {}
         self._lock = threading.Lock()
 
-    def get(self, credential: Credential, access_version: int | None = None) -> Principal | None:
-        """The principal of ``credential``; with ``access_version``, only if it was authenticated
-        under that version."""
+    def get(self, credential: Credential) -> tuple[Principal, int] | None:
+        """The principal of ``credential`` and the access version it was authenticated under,
+        while the entry lasts; the caller compares that version with the current one."""
         kind, secret = credential
         found = self._items.get((kind, digest(secret)))
         if found is None:
             return None
         principal, seen, expires = found
-        if time.monotonic() >= expires or (access_version is not None and seen != access_version):
+        if time.monotonic() >= expires:
             return None
-        return principal
+        return principal, seen
 
     def put(self, credential: Credential, principal: Principal, *, access_version: int) -> None:
         """Remember ``principal``, authenticated after ``access_version`` was read."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, TextClause, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 
 from landgis.errors import InvalidInput, NotFound
 from landgis.maps import gcj02
@@ -30,6 +31,8 @@ WORLD_M = 2 * math.pi * 6378137.0
 MAX_LAT = 85.05112878
 
 _PREPARER = postgresql.dialect().identifier_preparer  # type: ignore[no-untyped-call]
+#: The statement as psycopg takes it (``%(name)s`` parameters), for callers without SQLAlchemy.
+_DRIVER_DIALECT = pg_psycopg.dialect()  # type: ignore[no-untyped-call]
 
 
 def _quote(name: str) -> str:
@@ -81,6 +84,8 @@ class TileQuery:
     sql: TextClause
     level: ZoomLevel
     params: tuple[str, ...]
+    #: the same statement in psycopg's own form (``%(name)s``), for ``api.tilefast``
+    driver_sql: str
 
 
 def build_query(layer: VectorLayer, level: ZoomLevel, *, shifted: bool = False) -> TileQuery:
@@ -150,7 +155,9 @@ def build_query(layer: VectorLayer, level: ZoomLevel, *, shifted: bool = False) 
         f" (SELECT ST_AsMVT(t.*, :layer_name, {EXTENT}, 'mvt_geom'{feature_id})"
         f" FROM ({features}) t WHERE t.mvt_geom IS NOT NULL) AS tile"
     )
-    return TileQuery(sql=text(sql), level=level, params=tuple(names))
+    clause = text(sql)
+    driver_sql = str(clause.compile(dialect=_DRIVER_DIALECT))
+    return TileQuery(sql=clause, level=level, params=tuple(names), driver_sql=driver_sql)
 
 
 class TileRenderer:

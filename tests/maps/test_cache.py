@@ -185,8 +185,122 @@ def test_the_front_door_answers_repeated_tiles_without_a_pooled_connection(live:
         assert again.content == first.content and again.headers["x-request-id"] != first.headers["x-request-id"]
     assert checkouts[0] == 0  # neither authentication nor the version took a connection of the pool
     assert gate.queries - queries == 5  # but each answer read the versions after it was asked
-    other = client.get(f"/tiles/parcels_status/16/{x + 1}/{y}.mvt")  # not cached yet: the route
-    assert other.headers["x-tile-cache"] == "miss" and checkouts[0] == 1
+    assert client.app.state.maps.fast.rendered == 0  # the first tile was the route's (caller unknown)
+
+
+def test_the_front_door_renders_a_known_callers_misses_without_a_pooled_connection(
+    live: tuple[TestClient, Engine],
+) -> None:
+    client, engine = live
+    set_status(engine, "normal")
+    x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
+    maps = client.app.state.maps
+    assert client.get(f"/tiles/parcels_status/16/{x}/{y}.mvt").headers["x-tile-cache"] == "miss"  # the route
+    checkouts = _checkouts(client)
+    rendered = maps.fast.rendered
+    path = "/tiles/parcels_status/17/{}/{}.mvt".format(*tile_of(LON + 0.0005, LAT + 0.0005, 17))
+    first = client.get(path)
+    assert first.status_code == 200 and first.headers["x-tile-cache"] == "miss"
+    assert statuses(first.content) == {"normal"}
+    assert maps.fast.rendered == rendered + 1 and checkouts[0] == 0
+    assert client.get(path).headers["x-tile-cache"] == "hit"  # and cached for the next time
+    set_status(engine, "freed")  # and ask at once: the front door renders from its own snapshot
+    again = client.get(path)
+    assert again.headers["x-tile-cache"] == "miss" and statuses(again.content) == {"freed"}
+    assert maps.fast.rendered == rendered + 2 and checkouts[0] == 0
+
+
+def test_the_front_door_renders_the_same_tiles_as_the_route(
+    scratch: Engine, signed: dict[str, str], tmp_path: Path
+) -> None:
+    with scratch.begin() as conn:
+        firm = conn.execute(text("INSERT INTO enterprise (name) VALUES ('同图企业') RETURNING id")).scalar_one()
+        parcel = conn.execute(text("SELECT id FROM parcel")).scalar_one()
+        conn.execute(text("INSERT INTO occupancy (enterprise_id, parcel_id) VALUES (:e, :p)"), {"e": firm, "p": parcel})
+        conn.execute(
+            text("INSERT INTO enterprise_year (enterprise_id, year, tax_wan) VALUES (:e, 2023, 7), (:e, 2024, 11)"),
+            {"e": firm},
+        )
+    url = scratch.url.render_as_string(hide_password=False)
+    x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
+    paths = [
+        "/tiles/parcels_status/13/{}/{}.mvt?crs=gcj02".format(*tile_of(LON + 0.0005, LAT + 0.0005, 13)),
+        f"/tiles/parcels_mu_tax/16/{x}/{y}.mvt?year=2023",
+        "/tiles/parcels_mu_tax/17/{}/{}.pbf".format(*tile_of(LON + 0.0005, LAT + 0.0005, 17)),
+        f"/collections/parcels_status/tiles/WebMercatorQuad/16/{x}/{y}",
+    ]
+    answers: dict[bool, list[bytes]] = {}
+    try:
+        for front in (False, True):
+            settings = Settings(database_url=url, home=tmp_path, tile_front_render=front)
+            with TestClient(create_app(settings)) as client:
+                client.headers.update(signed)
+                assert client.get(f"/tiles/parcels_status/14/{x // 4}/{y // 4}.mvt").status_code == 200
+                responses = [client.get(p) for p in paths]
+                assert [(r.status_code, r.headers["x-tile-cache"]) for r in responses] == [(200, "miss")] * len(paths)
+                maps = client.app.state.maps
+                assert (maps.fast.rendered if maps.fast else 0) == (len(paths) if front else 0)
+                answers[front] = [r.content for r in responses]
+    finally:
+        with scratch.begin() as conn:
+            conn.execute(text("DELETE FROM enterprise WHERE id = :e"), {"e": firm})
+    assert answers[True] == answers[False]
+    taxes = [decode(c)["parcels_mu_tax"].features[0].properties["mu_tax"] for c in answers[True][1:3]]
+    assert taxes[0] < taxes[1]  # 2023's 7 万元, then the latest year's 11 万元
+
+
+def test_front_door_misses_keep_the_callers_region_scope(live: tuple[TestClient, Engine]) -> None:
+    client, engine = live
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO region (code, name, level) VALUES ('330700', '邻县', 3)"))
+        user = create_user(conn, "cache-elsewhere", "viewer", ["330700"])
+        _, secret = create_token(conn, user.id, "another county")
+    headers = {"authorization": f"Bearer {secret}"}
+    x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
+    maps = client.app.state.maps
+    assert client.get(f"/tiles/parcels_status/16/{x}/{y}.mvt", headers=headers).status_code == 204  # the route
+    rendered = maps.fast.rendered
+    path = "/tiles/parcels_status/18/{}/{}.mvt".format(*tile_of(LON + 0.0005, LAT + 0.0005, 18))
+    elsewhere = client.get(path, headers=headers)
+    assert elsewhere.status_code == 204 and maps.fast.rendered == rendered + 1  # rendered here, and empty
+    mine = client.get(path)  # the unrestricted admin: a cache entry of its own, with the parcel
+    assert mine.status_code == 200 and len(decode(mine.content)["parcels_status"].features) == 1
+
+
+def test_a_revoked_token_gets_no_front_door_misses(live: tuple[TestClient, Engine]) -> None:
+    client, engine = live
+    with engine.begin() as conn:
+        user = conn.execute(text("SELECT id FROM app_user WHERE username = 'cache-admin'")).scalar_one()
+        _, secret = create_token(conn, user, "revoked before a miss")
+    headers = {"authorization": f"Bearer {secret}"}
+    x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
+    assert client.get(f"/tiles/parcels_status/16/{x}/{y}.mvt", headers=headers).status_code == 200
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE api_token SET revoked_at = now() WHERE token_hash = :h"), {"h": digest(secret)})
+    refused = client.get(f"/tiles/parcels_status/17/{x * 2 + 1}/{y * 2}.mvt", headers=headers)
+    assert refused.status_code == 401 and "x-tile-cache" not in refused.headers
+
+
+def test_a_slow_front_door_tile_is_cut_off_with_504(scratch: Engine, signed: dict[str, str], tmp_path: Path) -> None:
+    url = scratch.url.render_as_string(hide_password=False)
+    settings = Settings(database_url=url, home=tmp_path, tile_timeout_ms=300)
+    x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
+    path = "/tiles/parcels_status/17/{}/{}.mvt".format(*tile_of(LON + 0.0005, LAT + 0.0005, 17))
+    with TestClient(create_app(settings)) as client:
+        client.headers.update(signed)
+        assert client.get(f"/tiles/parcels_status/16/{x}/{y}.mvt").status_code == 200  # the route
+        maps = client.app.state.maps
+        with scratch.connect() as blocker:
+            blocker.execute(text("LOCK TABLE parcel IN ACCESS EXCLUSIVE MODE"))  # every read of parcel waits
+            slow = client.get(path)
+            blocker.rollback()
+        assert slow.status_code == 504
+        assert slow.headers["content-type"].startswith("application/problem+json")
+        assert slow.json()["request_id"] == slow.headers["x-request-id"]
+        assert maps.fast.timed_out == 1 and maps.fast.rendered == 0  # cut off in the front door
+        again = client.get(path)  # a timeout is the tile's fault, not the database's: no pause
+        assert again.status_code == 200 and again.headers["x-tile-cache"] == "miss"
+        assert maps.fast.rendered == 1
 
 
 def test_a_revoked_token_gets_no_more_cached_tiles(live: tuple[TestClient, Engine]) -> None:
@@ -252,3 +366,34 @@ def test_the_version_gate_answers_none_when_the_database_is_unreachable() -> Non
             await gate.close()
 
     assert asyncio.run(scenario()) is None
+
+
+def test_the_front_door_leaves_misses_to_the_route_when_the_database_is_unreachable() -> None:
+    from api.tilefast import TileMissPath
+    from landgis.accounts.principal import Principal, Role
+    from landgis.maps.layers import load_layers
+    from landgis.maps.tiles import Tile, TileRenderer
+
+    layer = load_layers(Settings().layers_path)["parcels_status"]
+    statement, values = TileRenderer(layer).bind(Tile(16, *tile_of(LON, LAT, 16)), {})
+
+    async def scenario() -> tuple[object, bool, bool]:
+        fast = TileMissPath("host=127.0.0.1 port=1 dbname=nothing connect_timeout=1", max_size=2, wait_s=1)
+        await fast.open()
+        try:
+            before = fast.usable()
+            answer = await fast.render(
+                Principal(user_id=1, username="x", role=Role.ADMIN, region_scope=None, via="token"),
+                statement,
+                values,
+                timeout_ms=1000,
+                request_id=None,
+                client_addr=None,
+            )
+            return answer, before, fast.usable()
+        finally:
+            await fast.close()
+
+    answer, before, after = asyncio.run(scenario())
+    assert before and answer is None  # no tile: the route answers (with its own 503)
+    assert not after  # and misses go to the route for a moment instead of waiting on the pool
