@@ -35,6 +35,8 @@ from sqlalchemy import Engine, create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchauth import bench_token  # noqa: E402
+
 from landgis.db import cluster, migrate  # noqa: E402
 from landgis.settings import Settings  # noqa: E402
 
@@ -107,20 +109,6 @@ def load_county(engine: Engine, folder: Path) -> None:
     show("zones", committed(engine, lambda c: areas.load_zones(c, folder / "zones.geojson", LoadOptions(user="bench"))))
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
-
-
-def viewer_token(engine: Engine) -> str:
-    from landgis.accounts.tokens import create_token
-    from landgis.accounts.users import create_user, find_user
-    from landgis.errors import NotFound
-
-    with engine.begin() as conn:
-        try:
-            user = find_user(conn, "bench.viewer")
-        except NotFound:
-            user = create_user(conn, "bench.viewer", "viewer", ["330699"])
-        _, secret = create_token(conn, user.id, "benchmark", days=1)
-    return secret
 
 
 def bboxes(engine: Engine, limit: int, count: int, rng: random.Random) -> list[str]:
@@ -213,7 +201,7 @@ def main() -> None:
     args = parser.parse_args()
 
     engine = prepare(args.parcels, args.seed)
-    token = viewer_token(engine)
+    token = bench_token(engine, "bench.viewer", "viewer", ["330699"], "benchmark")
     database_url = engine.url.render_as_string(hide_password=False)
     rng = random.Random(args.seed)
     plans = {limit: bboxes(engine, limit, args.requests, rng) for limit in (100, 1000)}

@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import httpload  # noqa: E402
+from benchauth import bench_token  # noqa: E402
 
 from landgis.db import cluster, migrate  # noqa: E402
 from landgis.loading.report import LoadReport  # noqa: E402
@@ -52,17 +53,7 @@ ZOOMS = (12, 14, 16)
 def sign_in(engine: Engine) -> None:
     """Tiles need a signed-in caller: an unrestricted administrator's API token for our server
     (the header goes to tipg too, which has no accounts and ignores it)."""
-    from landgis.accounts.tokens import create_token
-    from landgis.accounts.users import create_user, find_user
-    from landgis.errors import NotFound
-
-    with engine.begin() as conn:
-        try:
-            user = find_user(conn, "bench-admin")
-        except NotFound:
-            user = create_user(conn, "bench-admin", "admin", None)
-        _, secret = create_token(conn, user.id, "tile benchmark", days=1)
-    httpload.HEADERS["Authorization"] = f"Bearer {secret}"
+    httpload.HEADERS["Authorization"] = f"Bearer {bench_token(engine, 'bench-admin', 'admin', None, 'tile benchmark')}"
 
 
 def free_port() -> int:

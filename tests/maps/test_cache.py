@@ -64,6 +64,14 @@ def live(scratch: Engine, signed: dict[str, str], tmp_path: Path) -> Iterator[tu
         yield client, scratch
 
 
+def another_admin_token(engine: Engine, purpose: str) -> tuple[str, dict[str, str]]:
+    """A second token of the tests' administrator (to revoke), and its Authorization header."""
+    with engine.begin() as conn:
+        user = conn.execute(text("SELECT id FROM app_user WHERE username = 'cache-admin'")).scalar_one()
+        _, secret = create_token(conn, user, purpose)
+    return secret, {"authorization": f"Bearer {secret}"}
+
+
 def version(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text("SELECT version FROM map_data_version")).scalar_one())
@@ -269,10 +277,7 @@ def test_front_door_misses_keep_the_callers_region_scope(live: tuple[TestClient,
 
 def test_a_revoked_token_gets_no_front_door_misses(live: tuple[TestClient, Engine]) -> None:
     client, engine = live
-    with engine.begin() as conn:
-        user = conn.execute(text("SELECT id FROM app_user WHERE username = 'cache-admin'")).scalar_one()
-        _, secret = create_token(conn, user, "revoked before a miss")
-    headers = {"authorization": f"Bearer {secret}"}
+    secret, headers = another_admin_token(engine, "revoked before a miss")
     x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
     assert client.get(f"/tiles/parcels_status/16/{x}/{y}.mvt", headers=headers).status_code == 200
     with engine.begin() as conn:
@@ -305,10 +310,7 @@ def test_a_slow_front_door_tile_is_cut_off_with_504(scratch: Engine, signed: dic
 
 def test_a_revoked_token_gets_no_more_cached_tiles(live: tuple[TestClient, Engine]) -> None:
     client, engine = live
-    with engine.begin() as conn:
-        user = conn.execute(text("SELECT id FROM app_user WHERE username = 'cache-admin'")).scalar_one()
-        _, secret = create_token(conn, user, "to be revoked")
-    headers = {"authorization": f"Bearer {secret}"}
+    secret, headers = another_admin_token(engine, "to be revoked")
     x, y = tile_of(LON + 0.0005, LAT + 0.0005, 16)
     path = f"/tiles/parcels_status/16/{x}/{y}.mvt"
     client.get(path, headers=headers)
