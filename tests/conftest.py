@@ -165,6 +165,9 @@ def share_connection(app: FastAPI, app_settings: Settings, conn: Connection) -> 
                 restore_connection(conn)
 
     app.dependency_overrides[get_connection] = shared_connection
+    # The front door renders misses on connections of its own (api.tilefast), which cannot see
+    # the test's uncommitted transaction: every tile goes through the route and ``conn`` instead.
+    app.state.settings = app.state.settings.model_copy(update={"tile_front_render": False})
 
 
 def restore_connection(conn: Connection) -> None:

@@ -27,6 +27,7 @@ from landgis.candidates.presets import get_preset
 from landgis.candidates.rules import Node, compile_rules, parse_rules
 from landgis.errors import InvalidInput, NotFound, PermissionDenied
 from landgis.validation import refusal
+from landgis.zones import visible_zone
 
 CANDIDATES = "landgis_candidate"
 
@@ -126,13 +127,8 @@ def _area_filter(conn: Connection, area: AreaSpec, where: str) -> tuple[str, dic
             raise PermissionDenied(f"area.region_code: {area.region_code} 不在您的权限范围内")
         return f"starts_with({where}.region_code, :area_region)", {"area_region": area.region_code}, area.region_code
     if area.zone_id is not None:
-        # zone has no row-level security: a zone outside the caller's scope is "not found" here
-        zone = conn.execute(
-            text("SELECT region_code FROM zone WHERE id = :z AND landgis_in_scope(region_code)"), {"z": area.zone_id}
-        ).first()
-        if zone is None:
-            raise NotFound(f"area.zone_id: 园区 {area.zone_id} 不存在 (no such zone)")
-        return "p.zone_id = :area_zone", {"area_zone": area.zone_id}, str(zone[0])
+        zone = visible_zone(conn, area.zone_id, field="area.zone_id")
+        return "p.zone_id = :area_zone", {"area_zone": area.zone_id}, str(zone["region_code"])
     assert area.polygon is not None
     ewkt = _polygon_ewkt(area.polygon)
     condition = (

@@ -20,6 +20,7 @@ from landgis.errors import InvalidInput, NotFound
 from landgis.lifecycle.colours import COLOUR_LABELS
 from landgis.lifecycle.rendering import render
 from landgis.lifecycle.workflow import Workflow
+from landgis.zones import visible_zone
 
 LAND_CODE = re.compile(r"^(\d{12}[GJZ][ABCDEFGHSXWYLN]\d{5}|\d{12}L\d{6,11})$")
 URL_FIELDS = ("base_url", "parcel_id", "land_code")
@@ -186,16 +187,7 @@ def qr_sheet_html(
     colour: str | None = None,
 ) -> str:
     """A printable A4 sheet of the QR codes of a zone's parcels (in scope), 3 x 4 per page."""
-    zone = (
-        conn.execute(
-            text("SELECT id, code, name, region_code FROM zone WHERE id = :id AND landgis_in_scope(region_code)"),
-            {"id": zone_id},
-        )
-        .mappings()
-        .first()
-    )
-    if zone is None:
-        raise NotFound(f"园区 {zone_id} 不存在或不在您的管辖范围内 (zone not found)")
+    zone = visible_zone(conn, zone_id)
     if colour is not None and colour not in COLOUR_LABELS:
         raise InvalidInput(f"颜色应为 green、yellow 或 red (colour), 实为 '{colour}'")
     params = {"zone_id": zone_id, "colour": colour, "limit": MAX_SHEET_CODES + 1}

@@ -23,6 +23,7 @@ from landgis.errors import InvalidInput, NotFound
 from landgis.lifecycle import charts, colours
 from landgis.lifecycle.rendering import render
 from landgis.lifecycle.workflow import Workflow
+from landgis.zones import visible_zone
 
 METRICS = {
     "governed_mu": ("治理面积", "亩"),
@@ -69,17 +70,8 @@ def _area(conn: Connection, zone_id: int | None, region: str | None) -> dict[str
     if (zone_id is None) == (region is None):
         raise InvalidInput("请指定一个园区 (zone_id) 或一个行政区划 (region), 二者选一")
     if zone_id is not None:
-        row = (
-            conn.execute(
-                text("SELECT id, code, name, region_code FROM zone WHERE id = :id AND landgis_in_scope(region_code)"),
-                {"id": zone_id},
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:
-            raise NotFound(f"园区 {zone_id} 不存在或不在您的管辖范围内 (zone not found)")
-        return {"kind": "zone", "title": f"{row['name']} ({row['code']})", "zone_ids": [zone_id]}
+        zone = visible_zone(conn, zone_id)
+        return {"kind": "zone", "title": f"{zone['name']} ({zone['code']})", "zone_ids": [zone_id]}
     row = (
         conn.execute(text("SELECT code, name FROM region WHERE code = :c AND landgis_in_scope(code)"), {"c": region})
         .mappings()
