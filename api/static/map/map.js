@@ -6,7 +6,7 @@
   // plans: the caller's saved plans (GET /plans); plan: the one the map shows,
   // { id, name, parcels: { parcel id: properties from GET /plans/{id}/parcels } }, or null.
   var state = { layers: [], basemaps: [], basemap: null, crs: "wgs84", map: null, popup: null,
-    plans: [], plan: null };
+    plans: [], plan: null, candidateRequest: null };
   // What the plan layers' popup attributes are called (layers/plan_*.yaml, `popup`).
   var ATTRIBUTE_LABELS = { reasons: "入选原因", area_mu: "入选时面积（亩）", parcels: "宗地数" };
 
@@ -284,6 +284,7 @@
         : "无法读取筛选规则：" + err.message, false);
     });
     document.getElementById("candidate-run").addEventListener("click", runCandidates);
+    document.getElementById("plan-save-button").addEventListener("click", savePlan);
   }
 
   function extentOf(collection) {
@@ -334,7 +335,11 @@
           return data;
         });
       })
-      .then(showCandidates)
+      .then(function (data) {
+        state.candidateRequest = body; // what 保存为方案 saves: the request of the result shown
+        showCandidates(data);
+        document.getElementById("plan-save").hidden = false;
+      })
       .catch(function (err) { candidateMessage(err.message, false); });
   }
 
@@ -359,6 +364,20 @@
       return el("tr", {}, [el("td", { text: r[0] }), el("td", { text: r[1] })]);
     })));
     candidateMessage("筛选完成。", true);
+  }
+
+  // Save the candidate result shown as a plan (POST /plans runs the same request again).
+  function savePlan() {
+    var name = document.getElementById("plan-name").value.trim();
+    if (!name) { candidateMessage("请填写方案名称。", false); return; }
+    candidateMessage("正在保存方案…", true);
+    getJSON("/plans", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: name, request: state.candidateRequest }) })
+      .then(function (plan) {
+        candidateMessage("已保存方案“" + plan.name + "”（" + fmt(plan.parcels, 0) + " 宗）。", true);
+        return loadPlans(plan.id);
+      })
+      .catch(function (err) { candidateMessage("方案未保存：" + err.message, false); });
   }
 
   // --- saved plans (GET /plans, in the caller's scope) drawn with the plan layers ------------
