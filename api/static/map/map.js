@@ -3,7 +3,12 @@
   "use strict";
 
   var ORDER = { "宗地": 2, "专题": 3, "方案": 4, "区域": 5 };
-  var state = { layers: [], basemaps: [], basemap: null, crs: "wgs84", map: null, popup: null };
+  // plans: the caller's saved plans (GET /plans); plan: the one the map shows,
+  // { id, name, parcels: { parcel id: properties from GET /plans/{id}/parcels } }, or null.
+  var state = { layers: [], basemaps: [], basemap: null, crs: "wgs84", map: null, popup: null,
+    plans: [], plan: null, candidateRequest: null };
+  // What the plan layers' popup attributes are called (layers/plan_*.yaml, `popup`).
+  var ATTRIBUTE_LABELS = { reasons: "入选原因", area_mu: "入选时面积（亩）", parcels: "宗地数" };
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -54,9 +59,32 @@
     });
   }
 
-  function tileUrls(source) {
-    if (state.crs !== "gcj02" || source.type !== "vector") return source.tiles;
-    return source.tiles.map(function (u) { return u + (u.indexOf("?") >= 0 ? "&" : "?") + "crs=gcj02"; });
+  // Layers drawn for one saved plan (?plan_id=); the plan picker adds and removes them.
+  function isPlanLayer(layer) {
+    return !!(layer.params && layer.params.length === 1 && layer.params[0] === "plan_id");
+  }
+
+  // A layer is on offer when its source exists and it needs no parameter the map cannot give.
+  function usable(layer) {
+    if (!layer.available) return false;
+    if (!layer.params || !layer.params.length) return true;
+    return isPlanLayer(layer) && state.plan !== null;
+  }
+
+  function tileUrls(layer) {
+    var query = [];
+    if (isPlanLayer(layer) && state.plan) query.push("plan_id=" + state.plan.id);
+    if (state.crs === "gcj02" && layer.source.type === "vector") query.push("crs=gcj02");
+    if (!query.length) return layer.source.tiles;
+    return layer.source.tiles.map(function (u) { return u + (u.indexOf("?") >= 0 ? "&" : "?") + query.join("&"); });
+  }
+
+  function styleLayers(layer) {
+    return layer.style.map(function (s) {
+      var copy = JSON.parse(JSON.stringify(s));
+      copy.layout = Object.assign({}, copy.layout || {}, { visibility: layer.visible ? "visible" : "none" });
+      return copy;
+    });
   }
 
   function sortedLayers() {
@@ -74,16 +102,9 @@
         layout: { visibility: b.id === state.basemap ? "visible" : "none" } });
     });
     sortedLayers().forEach(function (layer) {
-      if (!layer.available) return;
-      var src = Object.assign({}, layer.source);
-      src.tiles = tileUrls(layer.source);
-      if (layer.params && layer.params.length) return; // plan layers need a plan id: not on the base map
-      style.sources[layer.id] = src;
-      layer.style.forEach(function (s) {
-        var copy = JSON.parse(JSON.stringify(s));
-        copy.layout = Object.assign({}, copy.layout || {}, { visibility: layer.visible ? "visible" : "none" });
-        style.layers.push(copy);
-      });
+      if (!usable(layer)) return; // plan layers need a plan id: the plan picker adds them
+      style.sources[layer.id] = Object.assign({}, layer.source, { tiles: tileUrls(layer) });
+      style.layers = style.layers.concat(styleLayers(layer));
     });
     return style;
   }
@@ -106,15 +127,15 @@
     Object.keys(groups).forEach(function (g) {
       var wrap = el("div", { class: "layer-group" }, [el("div", { class: "title", text: g })]);
       groups[g].forEach(function (layer) {
-        var usable = layer.available && !(layer.params && layer.params.length);
+        var on = usable(layer);
         var box = el("input", { type: "checkbox", "data-layer": layer.id });
-        box.checked = usable && layer.visible;
-        box.disabled = !usable;
+        box.checked = on && layer.visible;
+        box.disabled = !on;
         box.addEventListener("change", function () { setLayerVisible(layer, box.checked); });
-        var label = el("label", { class: "layer-item" + (usable ? "" : " unavailable"), title: layer.description || "" },
+        var label = el("label", { class: "layer-item" + (on ? "" : " unavailable"), title: layer.description || "" },
           [box, document.createTextNode(" " + layer.title)]);
         if (!layer.available) label.appendChild(el("div", { class: "reason", text: "（暂不可用：" + layer.reason + "）" }));
-        else if (!usable) label.appendChild(el("div", { class: "reason", text: "（打开已保存方案时显示）" }));
+        else if (!on) label.appendChild(el("div", { class: "reason", text: "（在“方案”中选择已保存方案时显示）" }));
         wrap.appendChild(label);
       });
       box.appendChild(wrap);
@@ -125,7 +146,7 @@
     var box = document.getElementById("legend");
     box.textContent = "";
     sortedLayers().forEach(function (layer) {
-      if (!layer.visible || !layer.available || !layer.legend.length) return;
+      if (!layer.visible || !usable(layer) || !layer.legend.length) return;
       var block = el("div", { class: "legend-block" }, [el("div", { class: "name", text: layer.title })]);
       layer.legend.forEach(function (item) {
         var sw = el("span", { class: "swatch" });
@@ -159,12 +180,12 @@
       state.crs = crs;
       sortedLayers().forEach(function (layer) {
         var src = map.getSource(layer.id);
-        if (src && src.setTiles) src.setTiles(tileUrls(layer.source));
+        if (src && src.setTiles) src.setTiles(tileUrls(layer));
       });
     }
   }
 
-  function popupHtml(d) {
+  function popupHtml(d, extra) {
     var p = d.parcel;
     var latest = d.mu_by_year.length ? d.mu_by_year[d.mu_by_year.length - 1] : null;
     var rows = [
@@ -177,7 +198,7 @@
       ["企业数", d.enterprises.length],
       ["亩均税收", latest ? fmt(latest.mu_tax) + " 万元/亩（" + latest.year + "年）" : "—"],
       ["亩均增加值", latest ? fmt(latest.mu_value_added) + " 万元/亩" : "—"]
-    ];
+    ].concat(extra || []);
     var table = el("table", {}, rows.map(function (r) {
       return el("tr", {}, [el("td", { text: r[0] }), el("td", { text: fmt(r[1]) })]);
     }));
@@ -185,11 +206,23 @@
     return el("div", { class: "popup" }, [el("h3", { text: "宗地 " + (p.zddm || p.id) }), table, link]);
   }
 
-  function showParcel(id, lngLat) {
+  // The rows a plan parcel adds to the parcel's popup: the plan and the layer's popup attributes.
+  // The tile carries reasons from zoom 15 on only; the plan's GeoJSON has them at every zoom.
+  function planRows(feature) {
+    var layer = state.layers.filter(function (l) { return l.id === feature.source; })[0];
+    if (!layer || !isPlanLayer(layer) || !state.plan) return [];
+    var props = Object.assign({}, feature.properties, state.plan.parcels[feature.id] || {});
+    return [["方案", state.plan.name]].concat((layer.popup || []).map(function (name) {
+      var value = props[name];
+      return [ATTRIBUTE_LABELS[name] || name, Array.isArray(value) ? value.join("；") : value];
+    }));
+  }
+
+  function showParcel(id, lngLat, extra) {
     return getJSON("/parcels/" + id + "/dossier").then(function (d) {
       if (state.popup) state.popup.remove();
       var at = lngLat || d.centre;
-      state.popup = new maplibregl.Popup({ maxWidth: "320px" }).setLngLat(at).setDOMContent(popupHtml(d)).addTo(state.map);
+      state.popup = new maplibregl.Popup({ maxWidth: "320px" }).setLngLat(at).setDOMContent(popupHtml(d, extra)).addTo(state.map);
       return d;
     }).catch(function (err) { alert("无法读取宗地信息：" + err.message); });
   }
@@ -197,7 +230,7 @@
   function clickableLayers() {
     var ids = [];
     sortedLayers().forEach(function (layer) {
-      if (layer.group !== "宗地" || !layer.available) return;
+      if (!(layer.group === "宗地" || isPlanLayer(layer)) || !usable(layer)) return;
       layer.style.forEach(function (s) { if (s.type === "fill" && state.map.getLayer(s.id)) ids.push(s.id); });
     });
     return ids;
@@ -223,12 +256,14 @@
     }).catch(function (err) { list.appendChild(el("li", { text: err.message })); });
   }
 
-  // --- candidate selection (POST /candidates; the evaluation module provides it) -------------
-  function candidateMessage(text, ok) {
-    var m = document.getElementById("candidate-message");
+  function message(id, text, ok) {
+    var m = document.getElementById(id);
     m.textContent = text;
     m.className = "message" + (ok ? " ok" : "");
   }
+
+  // --- candidate selection (POST /candidates; the evaluation module provides it) -------------
+  function candidateMessage(text, ok) { message("candidate-message", text, ok); }
 
   function initCandidates() {
     var select = document.getElementById("candidate-preset");
@@ -249,6 +284,7 @@
         : "无法读取筛选规则：" + err.message, false);
     });
     document.getElementById("candidate-run").addEventListener("click", runCandidates);
+    document.getElementById("plan-save-button").addEventListener("click", savePlan);
   }
 
   function extentOf(collection) {
@@ -299,7 +335,11 @@
           return data;
         });
       })
-      .then(showCandidates)
+      .then(function (data) {
+        state.candidateRequest = body; // what 保存为方案 saves: the request of the result shown
+        showCandidates(data);
+        document.getElementById("plan-save").hidden = false;
+      })
       .catch(function (err) { candidateMessage(err.message, false); });
   }
 
@@ -326,6 +366,100 @@
     candidateMessage("筛选完成。", true);
   }
 
+  // Save the candidate result shown as a plan (POST /plans runs the same request again).
+  function savePlan() {
+    var name = document.getElementById("plan-name").value.trim();
+    if (!name) { candidateMessage("请填写方案名称。", false); return; }
+    candidateMessage("正在保存方案…", true);
+    getJSON("/plans", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: name, request: state.candidateRequest }) })
+      .then(function (plan) {
+        candidateMessage("已保存方案“" + plan.name + "”（" + fmt(plan.parcels, 0) + " 宗）。", true);
+        return loadPlans(plan.id);
+      })
+      .catch(function (err) { candidateMessage("方案未保存：" + err.message, false); });
+  }
+
+  // --- saved plans (GET /plans, in the caller's scope) drawn with the plan layers ------------
+  function planLayers() {
+    return sortedLayers().filter(function (l) { return l.available && isPlanLayer(l); });
+  }
+
+  function planLabel(p) {
+    var parts = [fmt(p.parcels, 0) + " 宗"];
+    // The totals are the selection's; a plan kept only its blocks' parcels when they differ.
+    if (p.totals && p.totals.count === p.parcels && typeof p.totals.area_mu === "number") parts.push(fmt(p.totals.area_mu, 1) + " 亩");
+    return p.name + "（" + parts.join(" · ") + "）";
+  }
+
+  // The first map layer drawn above `layer` in the switcher's order: `layer` goes below it.
+  function layerAbove(layer) {
+    var layers = sortedLayers(), ids = [];
+    layers.slice(layers.indexOf(layer) + 1).forEach(function (l) {
+      l.style.forEach(function (s) { if (state.map.getLayer(s.id)) ids.push(s.id); });
+    });
+    return ids[0];
+  }
+
+  // Draw saved plan `plan` (an item of GET /plans) in place of the one shown; null: no plan.
+  function showPlan(plan) {
+    var map = state.map;
+    planLayers().forEach(function (layer) {
+      layer.style.forEach(function (s) { if (map.getLayer(s.id)) map.removeLayer(s.id); });
+      if (map.getSource(layer.id)) map.removeSource(layer.id);
+    });
+    state.plan = plan ? { id: plan.id, name: plan.name, parcels: {} } : null;
+    if (state.plan) {
+      planLayers().forEach(function (layer) {
+        layer.visible = true; // choosing a plan is asking to see it
+        map.addSource(layer.id, Object.assign({}, layer.source, { tiles: tileUrls(layer) }));
+        var above = layerAbove(layer);
+        styleLayers(layer).forEach(function (s) { map.addLayer(s, above); });
+      });
+    }
+    renderLayerList();
+    renderLegend();
+    if (!state.plan) return;
+    var shown = state.plan;
+    getJSON("/plans/" + shown.id + "/parcels").then(function (collection) {
+      if (state.plan !== shown) return; // another plan was chosen meanwhile
+      collection.features.forEach(function (f) { shown.parcels[f.id] = f.properties; });
+      var box = extentOf(collection);
+      if (box) map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: 60, maxZoom: 16, duration: 0 });
+    }).catch(function (err) { message("plan-message", "无法读取方案宗地：" + err.message, false); });
+  }
+
+  function choosePlan(value) {
+    message("plan-message", "", true);
+    showPlan(state.plans.filter(function (p) { return String(p.id) === value; })[0] || null);
+  }
+
+  // Refill the picker; `chosen`: a plan id to select and draw (the others keep the current choice).
+  function loadPlans(chosen) {
+    var select = document.getElementById("plan-select");
+    return getJSON("/plans").then(function (plans) {
+      state.plans = plans;
+      select.textContent = "";
+      select.appendChild(el("option", { value: "", text: "不显示方案" }));
+      plans.forEach(function (p) { select.appendChild(el("option", { value: String(p.id), text: planLabel(p) })); });
+      select.value = String(chosen || (state.plan ? state.plan.id : ""));
+      if (select.selectedIndex < 0) select.value = ""; // not (or no longer) listed in the caller's scope
+      if (chosen) choosePlan(select.value);
+    }, function (err) { message("plan-message", "无法读取已保存方案：" + err.message, false); });
+  }
+
+  function initPlans() {
+    var select = document.getElementById("plan-select");
+    if (!planLayers().length) {
+      var missing = sortedLayers().filter(isPlanLayer)[0];
+      select.disabled = true;
+      message("plan-message", "方案图层暂不可用" + (missing ? "：" + missing.reason : "。"), false);
+      return;
+    }
+    select.addEventListener("change", function () { choosePlan(select.value); });
+    loadPlans(null);
+  }
+
   function start(config, extent) {
     state.layers = config.layers;
     state.basemaps = config.basemaps;
@@ -347,7 +481,7 @@
     map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
     map.on("click", function (e) {
       var hits = map.queryRenderedFeatures(e.point, { layers: clickableLayers() });
-      if (hits.length && hits[0].id !== undefined) showParcel(hits[0].id, e.lngLat);
+      if (hits.length && hits[0].id !== undefined) showParcel(hits[0].id, e.lngLat, planRows(hits[0]));
     });
     map.on("mousemove", function (e) {
       var hits = map.queryRenderedFeatures(e.point, { layers: clickableLayers() });
@@ -357,6 +491,7 @@
     renderLayerList();
     renderLegend();
     initCandidates();
+    map.on("load", initPlans); // plan layers are added to the loaded style
     document.getElementById("search-form").addEventListener("submit", function (e) {
       e.preventDefault();
       var q = document.getElementById("search-input").value.trim();
