@@ -159,7 +159,7 @@ def share_connection(app: FastAPI, app_settings: Settings, conn: Connection) -> 
         with lock:
             try:
                 with conn.begin_nested():
-                    prepare_connection(conn, request, app_settings)
+                    prepare_connection(conn, request, app.state.settings)
                     yield conn
             finally:
                 restore_connection(conn)

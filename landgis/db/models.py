@@ -205,6 +205,8 @@ class Parcel(Timestamps, Base):
         Index("ix_parcel_region_code", "region_code"),
         Index("ix_parcel_zone_id", "zone_id"),
         Index("ix_parcel_load_batch_id", "load_batch_id"),
+        # revision 0012: the evaluation's occupancy read as an index-only scan
+        Index("ix_parcel_land", "id", postgresql_include=["area_mu", "zone_id", "region_code"]),
         Index("uq_parcel_land_code", "land_code", unique=True),
         CheckConstraint(LAND_CODE_CHECK, name="land_code_format"),
     )
