@@ -29,6 +29,25 @@ def server(demo_engine: object, raster_home: Path) -> Iterator[str]:
         yield base
 
 
+def click_a_rendered_feature(page: object, layer: str) -> int:
+    """Centre the map at zoom 16 on a feature of ``layer`` drawn now, click it, wait for the
+    parcel popup and return the parcel id its dossier link names."""
+    page.evaluate(
+        f"""(() => {{
+            const m = window.landgisMap;
+            const f = m.queryRenderedFeatures({{layers: ['{layer}']}}).find(f => f.id !== undefined);
+            const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0];
+            const lon = ring.reduce((s, p) => s + p[0], 0) / ring.length, lat = ring.reduce((s, p) => s + p[1], 0) / ring.length;
+            m.jumpTo({{center: [lon, lat], zoom: 16}});
+        }})()"""
+    )
+    page.wait_for_function("window.landgisMap.loaded() && window.landgisMap.areTilesLoaded()", timeout=60_000)
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector(".popup a.dossier-link", timeout=30_000)
+    return int(page.get_attribute(".popup a.dossier-link", "href").rsplit("/", 1)[1])
+
+
 def test_map_popup_dossier_and_search(server: str, browser: object, demo_db: Connection) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
@@ -49,27 +68,11 @@ def test_map_popup_dossier_and_search(server: str, browser: object, demo_db: Con
     assert page.locator("#legend").inner_text().count("认定低效") == 1
     page.screenshot(path=str(ARTIFACTS / "map-county.png"))
 
-    # Click the parcel drawn at the centre of the map.
-    point = page.evaluate(
-        f"""(() => {{
-            const m = window.landgisMap, c = m.getCanvas();
-            const f = m.queryRenderedFeatures({{layers: ['{PARCEL_LAYER}']}})
-                .find(f => f.id !== undefined);
-            const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0];
-            const lon = ring.reduce((s, p) => s + p[0], 0) / ring.length, lat = ring.reduce((s, p) => s + p[1], 0) / ring.length;
-            m.jumpTo({{center: [lon, lat], zoom: 16}});
-            return {{id: f.id}};
-        }})()"""
-    )
-    page.wait_for_function("window.landgisMap.loaded() && window.landgisMap.areTilesLoaded()", timeout=60_000)
-    box = page.locator("#map").bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.wait_for_selector(".popup a.dossier-link", timeout=30_000)
-    clicked = int(page.get_attribute(".popup a.dossier-link", "href").rsplit("/", 1)[1])
+    # Click a parcel drawn on the map.
+    clicked = click_a_rendered_feature(page, PARCEL_LAYER)
     zddm, area_mu = demo_db.execute(text("SELECT zddm, area_mu FROM parcel WHERE id = :i"), {"i": clicked}).one()
     popup = page.inner_text(".popup")
     assert zddm in popup and f"{area_mu:.2f}" in popup
-    assert point["id"] is not None
     page.screenshot(path=str(ARTIFACTS / "map-popup.png"))
 
     # The dossier of the clicked parcel (the popup's link opens it in a new tab).
@@ -267,20 +270,7 @@ def test_plan_picker_saves_shows_and_hides_a_plan(
         assert page.locator("#plan-select option").count() == 3
 
         # Click a plan parcel: the parcel popup with the plan and the reasons the parcel matched.
-        page.evaluate(
-            f"""(() => {{
-                const m = window.landgisMap;
-                const f = m.queryRenderedFeatures({{layers: ['{PLAN_FILL}']}}).find(f => f.id !== undefined);
-                const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0];
-                const lon = ring.reduce((s, p) => s + p[0], 0) / ring.length, lat = ring.reduce((s, p) => s + p[1], 0) / ring.length;
-                m.jumpTo({{center: [lon, lat], zoom: 16}});
-            }})()"""
-        )
-        page.wait_for_function("window.landgisMap.loaded() && window.landgisMap.areTilesLoaded()", timeout=60_000)
-        box = page.locator("#map").bounding_box()
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.wait_for_selector(".popup a.dossier-link", timeout=30_000)
-        clicked = int(page.get_attribute(".popup a.dossier-link", "href").rsplit("/", 1)[1])
+        clicked = click_a_rendered_feature(page, PLAN_FILL)
         assert clicked in members_b
         zddm, reasons = demo_db.execute(
             text(
