@@ -178,3 +178,17 @@ def test_renewal_view_sums_the_counted_renewal_events(db: Connection, totals_cou
     )
     governed, freed = db.execute(query).one()[2:]
     assert (governed, freed) == (pytest.approx(_mu(200), rel=1e-5), 0)
+
+
+def test_account_changes_leave_the_aggregates_fresh(db: Connection, totals_county: dict[str, int]) -> None:
+    from landgis.accounts.tokens import create_token
+    from landgis.accounts.users import create_user
+    from landgis.aggregates import ensure_parcel_stats, ensure_totals
+
+    ensure_totals(db, THIS_YEAR)
+    user = create_user(db, "marks-viewer", "viewer", None)  # change_log rows of app_user, api_token
+    create_token(db, user.id, "marks")
+    assert ensure_parcel_stats(db, THIS_YEAR) is False
+    assert ensure_totals(db, THIS_YEAR) is False
+    db.execute(text("UPDATE parcel SET far = 1.5 WHERE id = :p"), {"p": totals_county["P1"]})
+    assert ensure_parcel_stats(db, THIS_YEAR) is True  # a data change still makes them stale

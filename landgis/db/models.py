@@ -345,6 +345,12 @@ class ChangeLog(Base):
         Index("ix_change_log_table_name_row_id", "table_name", "row_id"),
         Index("ix_change_log_batch_id", "batch_id"),
         Index("ix_change_log_occurred_at", "occurred_at"),
+        # revision 0013: the newest change of a data table, for landgis_aggregate_marks()
+        Index(
+            "ix_change_log_data_id",
+            "id",
+            postgresql_where=text("table_name NOT IN ('app_user', 'api_token')"),
+        ),
         Index(
             "ix_change_log_parcel_status",
             "row_id",
