@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import shapely
 from shapely.geometry import MultiPolygon, box
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import URL
 
 from landgis.codes import USCC_CHARSET, org_code_check_char, uscc_check_char
+from landgis.db import cluster, migrate
 from landgis.geo import transformer
 
 #: CGCS2000 GK zone 40 (CM 120E) easting/northing near 120.6E, 30.0N.
@@ -71,3 +76,18 @@ def add_evaluation_run(
             {"run": run, "id": parcel_id, "mt": mu_tax, "mv": mu_value_added, "cls": klass},
         )
     return int(run)
+
+
+@contextmanager
+def scratch_database(admin_url: URL, name: str) -> Iterator[Engine]:
+    """A migrated database of its own, for tests whose writes must really commit (other
+    connections, processes or pools see them); dropped afterwards."""
+    cluster.drop_database(admin_url, name)
+    cluster.ensure_database(admin_url, name)
+    engine = create_engine(admin_url.set(database=name))
+    try:
+        migrate.upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        cluster.drop_database(admin_url, name)

@@ -9,30 +9,24 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from api.main import create_app
 from landgis.accounts.tokens import create_token
 from landgis.accounts.users import create_user
-from landgis.db import cluster, migrate
 from landgis.settings import Settings
+from tests.helpers import scratch_database
 
 
 @pytest.fixture(scope="module")
 def committed_db(admin_url: URL) -> Iterator[tuple[Engine, str]]:
     """A scratch database (writes here really commit) and an administrator's token."""
-    name = "landgis_test_transactions"
-    cluster.drop_database(admin_url, name)
-    cluster.ensure_database(admin_url, name)
-    engine = create_engine(admin_url.set(database=name))
-    migrate.upgrade(engine)
-    with engine.begin() as conn:
-        user = create_user(conn, "tx-admin", "admin", None)
-        _, secret = create_token(conn, user.id, "transaction tests")
-    yield engine, secret
-    engine.dispose()
-    cluster.drop_database(admin_url, name)
+    with scratch_database(admin_url, "landgis_test_transactions") as engine:
+        with engine.begin() as conn:
+            user = create_user(conn, "tx-admin", "admin", None)
+            _, secret = create_token(conn, user.id, "transaction tests")
+        yield engine, secret
 
 
 def test_a_write_is_committed_when_its_response_starts(committed_db: tuple[Engine, str], tmp_path: Path) -> None:

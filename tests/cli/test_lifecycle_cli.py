@@ -7,49 +7,42 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 from landgis.cli import app
-from landgis.db import cluster, migrate
-from tests.helpers import ewkb, gk_rect
+from tests.helpers import ewkb, gk_rect, scratch_database
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def scratch(admin_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, dict[str, str]]]:
-    name = "landgis_test_lifecycle_cli"
-    cluster.drop_database(admin_url, name)
-    cluster.ensure_database(admin_url, name)
-    engine = create_engine(admin_url.set(database=name))
-    migrate.upgrade(engine)
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO region (code, name, level) VALUES ('330699', '示范县', 3)"))
-        conn.execute(
-            text(
-                "INSERT INTO zone (code, name, zone_type, region_code, boundary) VALUES"
-                " ('Z1', '兴业园区', 'industrial_park', '330699', ST_GeomFromEWKB(decode(:z, 'hex')))"
-            ),
-            {"z": ewkb(gk_rect(-1000, -1000, 3000, 3000))},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO parcel (zddm, zddm_raw, zddm_valid, region_code, zone_id, geom, agreed_start_date)"
-                " VALUES ('330699001001GB00001', '330699001001GB00001', true, '330699', 1,"
-                " ST_GeomFromEWKB(decode(:g, 'hex')), '2020-01-01')"
-            ),
-            {"g": ewkb(gk_rect(0, 0, 200, 100))},
-        )
-    env = {
-        "LANDGIS_DATABASE_URL": engine.url.render_as_string(hide_password=False),
-        "LANDGIS_HOME": str(tmp_path_factory.mktemp("home")),
-        "COLUMNS": "200",
-    }
-    yield engine, env
-    engine.dispose()
-    cluster.drop_database(admin_url, name)
+    with scratch_database(admin_url, "landgis_test_lifecycle_cli") as engine:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO region (code, name, level) VALUES ('330699', '示范县', 3)"))
+            conn.execute(
+                text(
+                    "INSERT INTO zone (code, name, zone_type, region_code, boundary) VALUES"
+                    " ('Z1', '兴业园区', 'industrial_park', '330699', ST_GeomFromEWKB(decode(:z, 'hex')))"
+                ),
+                {"z": ewkb(gk_rect(-1000, -1000, 3000, 3000))},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO parcel (zddm, zddm_raw, zddm_valid, region_code, zone_id, geom, agreed_start_date)"
+                    " VALUES ('330699001001GB00001', '330699001001GB00001', true, '330699', 1,"
+                    " ST_GeomFromEWKB(decode(:g, 'hex')), '2020-01-01')"
+                ),
+                {"g": ewkb(gk_rect(0, 0, 200, 100))},
+            )
+        env = {
+            "LANDGIS_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "LANDGIS_HOME": str(tmp_path_factory.mktemp("home")),
+            "COLUMNS": "200",
+        }
+        yield engine, env
 
 
 def test_workflow_check_names_the_field(tmp_path: Path) -> None:

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import URL
 
 from api.main import create_app
 from landgis.accounts.tokens import create_token, digest
 from landgis.accounts.users import create_user
-from landgis.db import cluster, migrate
 from landgis.maps.cache import VersionGate
 from landgis.settings import Settings
+from tests.helpers import scratch_database
 from tests.maps.conftest import tile_of
 from tests.maps.mvt import decode
 
@@ -31,20 +31,14 @@ SQUARE = (
 
 @pytest.fixture(scope="module")
 def scratch(admin_url: URL) -> Iterator[Engine]:
-    name = "landgis_test_tile_cache"
-    cluster.drop_database(admin_url, name)
-    cluster.ensure_database(admin_url, name)
-    engine = create_engine(admin_url.set(database=name))
-    migrate.upgrade(engine)
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO region (code, name, level) VALUES ('330699', '示范县', 3)"))
-        conn.execute(
-            text("INSERT INTO parcel (region_code, geom, zddm) VALUES ('330699', ST_GeomFromText(:w, 4490), :z)"),
-            {"w": SQUARE, "z": "330699001001GB00001"},
-        )
-    yield engine
-    engine.dispose()
-    cluster.drop_database(admin_url, name)
+    with scratch_database(admin_url, "landgis_test_tile_cache") as engine:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO region (code, name, level) VALUES ('330699', '示范县', 3)"))
+            conn.execute(
+                text("INSERT INTO parcel (region_code, geom, zddm) VALUES ('330699', ST_GeomFromText(:w, 4490), :z)"),
+                {"w": SQUARE, "z": "330699001001GB00001"},
+            )
+        yield engine
 
 
 @pytest.fixture(scope="module")
