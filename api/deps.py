@@ -41,6 +41,15 @@ SESSION_COOKIE = "landgis_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+#: ``SET LOCAL ROLE`` to the service role and an empty scope (nothing is visible until we know
+#: who asks), reading the access version before authenticating (for api.tilecache): the first
+#: statement of every request.
+PREPARE_SQL = text(
+    "SELECT set_config('role', :role, true), set_config('landgis.scope', :scope, true),"
+    " (SELECT version FROM access_version WHERE id = 1)"
+)
+PREPARE_PARAMS = {"role": APP_ROLE, "scope": scope_setting([])}
+
 #: Routes anyone may call without signing in. Everything else needs a user (``require_user``).
 PUBLIC_PATHS = frozenset({"/", "/health", "/docs", "/openapi.json", "/login", "/auth/login"})
 #: Cookie-authenticated form posts that check the CSRF token in the form body themselves.
@@ -137,13 +146,7 @@ def prepare_connection(conn: Connection, request: Request, settings: Settings) -
     """
     # SET LOCAL ROLE and an empty scope (nothing is visible until we know who asks) in one round
     # trip, which also reads the access version before authenticating (for api.tilecache).
-    row = conn.execute(
-        text(
-            "SELECT set_config('role', :role, true), set_config('landgis.scope', :scope, true),"
-            " (SELECT version FROM access_version WHERE id = 1)"
-        ),
-        {"role": APP_ROLE, "scope": scope_setting([])},
-    ).one()
+    row = conn.execute(PREPARE_SQL, PREPARE_PARAMS).one()
     request.state.access_version = row[2]
     principal = authenticate(conn, request)
     request.state.principal = principal

@@ -37,7 +37,7 @@ from api.tilefast import TimedOut
 from landgis.accounts.principal import Principal
 from landgis.errors import LandgisError
 from landgis.maps.cache import CachedTile, make_entry, with_gzip
-from landgis.maps.tiles import check_tile, check_zoom
+from landgis.maps.tiles import check_tile, check_zoom, parse_crs
 
 MVT = "application/vnd.mapbox-vector-tile"
 
@@ -190,10 +190,9 @@ async def _render_miss(
         layer, renderer = maps.vector(layer_id)
         tile = check_tile(*zxy)
         check_zoom(layer, tile)
-        crs = query.get("crs", "wgs84").lower()
-        if crs not in ("wgs84", "gcj02") or not maps.catalog.state(layer_id).cached:
+        if not maps.catalog.state(layer_id).cached:
             return None
-        statement, values = renderer.bind(tile, query, crs=crs)
+        statement, values = renderer.bind(tile, query, crs=parse_crs(query.get("crs")))
     except LandgisError:
         return None
     client = request.scope.get("client")

@@ -8,8 +8,8 @@ door (``api.tilecache``) renders a cache miss of a vector layer here instead, on
 a pool of its own, in one round trip (psycopg's pipeline mode):
 
     BEGIN
-    SELECT set_config('role', 'landgis_app', true), the region scope, the statement timeout,
-           the audit context, and the access version (migration 0009_access_version)
+    <the route's first statement: role landgis_app, empty scope, the access version (0009)>
+    <the route's request context: the tile statement timeout, audit context, the caller's scope>
     <the layer's tile statement: the route's own, with the same bound values>
     ROLLBACK                                  -- a tile only reads
 
@@ -37,19 +37,17 @@ import psycopg
 from psycopg.errors import QueryCanceled
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from api.deps import APP_ROLE
+from api.deps import PREPARE_PARAMS, PREPARE_SQL
 from landgis.accounts.principal import Principal
-from landgis.db.engine import scope_setting
+from landgis.db.engine import REQUEST_CONTEXT_SQL, driver_sql, request_context_params
 from landgis.maps.tiles import TileQuery
 
 log = logging.getLogger("landgis.maps")
 
-SETUP_SQL = (
-    "SELECT set_config('role', %(role)s, true), set_config('landgis.scope', %(scope)s, true),"
-    " set_config('statement_timeout', %(ms)s, true), set_config('landgis.actor', %(actor)s, true),"
-    " set_config('landgis.client_addr', %(addr)s, true), set_config('landgis.request_id', %(rid)s, true),"
-    " set_config('landgis.batch_id', '', true), (SELECT version FROM access_version WHERE id = 1)"
-)
+#: The route's own first two statements (``api.deps.prepare_connection``): role, empty scope and
+#: access version; then timeout, audit context and the caller's scope.
+PREPARE = driver_sql(PREPARE_SQL)
+CONTEXT = driver_sql(REQUEST_CONTEXT_SQL)
 
 
 @dataclass(frozen=True)
@@ -125,18 +123,18 @@ class TileMissPath:
         pool = self._pool
         if pool is None:
             return None
-        setup = {
-            "role": APP_ROLE,
-            "scope": scope_setting(None if principal.region_scope is None else list(principal.region_scope)),
-            "ms": str(timeout_ms),
-            "actor": principal.actor,
-            "addr": client_addr or "",
-            "rid": request_id or "",
-        }
+        context = request_context_params(
+            statement_timeout_ms=timeout_ms,
+            actor=principal.actor,
+            client_addr=client_addr,
+            request_id=request_id,
+            region_codes=None if principal.region_scope is None else list(principal.region_scope),
+        )
         try:
             async with pool.connection() as conn:
                 async with conn.pipeline(), conn.transaction(force_rollback=True):
-                    first = await conn.execute(SETUP_SQL, setup)
+                    first = await conn.execute(PREPARE, PREPARE_PARAMS)
+                    await conn.execute(CONTEXT, context)
                     second = await conn.execute(query.driver_sql, values)
                 versions = await first.fetchone()
                 row = await second.fetchone()

@@ -132,7 +132,7 @@ def api_client(
     user = create_user(conn, name, role, scope)
     _, secret = create_token(conn, user.id, "tests")
     app = create_app(app_settings, engine=engine)
-    share_connection(app, app_settings, conn)
+    share_connection(app, conn)
     with TestClient(app) as client:
         client.headers["Authorization"] = f"Bearer {secret}"
         yield client
@@ -147,7 +147,7 @@ def request_lock(conn: Connection) -> threading.Lock:
     return _REQUEST_LOCKS.setdefault(conn, threading.Lock())
 
 
-def share_connection(app: FastAPI, app_settings: Settings, conn: Connection) -> None:
+def share_connection(app: FastAPI, conn: Connection) -> None:
     """Run every request of ``app`` on ``conn``, in a savepoint, one request at a time (a browser
     sends several at once to a served app), so that nothing the requests write outlives the
     test's transaction and the test sees what they wrote."""

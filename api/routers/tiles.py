@@ -24,7 +24,7 @@ from landgis.maps import raster
 from landgis.maps.cache import CachedTile, make_entry, with_gzip
 from landgis.maps.layers import RasterLayer, VectorLayer
 from landgis.maps.styles import layer_style, layer_summary
-from landgis.maps.tiles import Tile, check_tile, check_zoom, parse_year
+from landgis.maps.tiles import Tile, check_tile, check_zoom, parse_crs, parse_year
 
 router = APIRouter(tags=["tiles"], lifespan=lifespan)
 #: The XYZ tile route alone, included first by the app: a map asks for dozens of tiles a second and
@@ -61,13 +61,6 @@ def _remember_caller(request: Request, maps: MapState) -> None:
     seen = getattr(request.state, "access_version", None)
     if found is not None and principal is not None and seen is not None:
         maps.principals.put(found, principal, access_version=int(seen))
-
-
-def _crs(request: Request) -> str:
-    crs = request.query_params.get("crs", "wgs84").lower()
-    if crs not in ("wgs84", "gcj02"):
-        raise InvalidInput(f"crs 只能是 wgs84 或 gcj02 (unsupported crs): {crs!r}")
-    return crs
 
 
 def _relevant_params(maps: MapState, layer: VectorLayer | RasterLayer, request: Request) -> tuple[tuple[str, str], ...]:
@@ -112,7 +105,7 @@ TileConnDep = Annotated[TileConn, Depends(tile_connection)]
 def vector_tile(request: Request, tc: TileConn, maps: MapState, layer_id: str, tile: Tile) -> Response:
     layer, renderer = maps.vector(layer_id)
     check_zoom(layer, tile)
-    crs = _crs(request)
+    crs = parse_crs(request.query_params.get("crs"))
     state = maps.catalog.state(layer_id)
     query = dict(request.query_params)
     key = maps.tile_key(layer_id, "mvt", tile.z, tile.x, tile.y, query, _who(request))

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, TextClause, create_engine, text
+from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.engine import URL, make_url
 
 from landgis.db import cluster
 from landgis.errors import DatabaseUnavailable
 from landgis.settings import Settings
+
+_DRIVER_DIALECT = pg_psycopg.dialect()  # type: ignore[no-untyped-call]
 
 
 def database_url(settings: Settings) -> URL:
@@ -103,6 +106,32 @@ def scope_codes(conn: Connection) -> list[str] | None:
     return None if row[0] else [c for c in row[1].split(",") if c and c != "-"]
 
 
+#: What a web request's queries run under: statement timeout, audit context and region scope.
+REQUEST_CONTEXT_SQL = text(
+    "SELECT set_config('statement_timeout', :ms, true), set_config('landgis.actor', :actor, true),"
+    " set_config('landgis.client_addr', :addr, true), set_config('landgis.request_id', :rid, true),"
+    " set_config('landgis.batch_id', '', true), set_config('landgis.scope', :scope, true)"
+)
+
+
+def request_context_params(
+    *,
+    statement_timeout_ms: int,
+    actor: str,
+    client_addr: str | None,
+    request_id: str | None,
+    region_codes: list[str] | None,
+) -> dict[str, str]:
+    """The values of ``REQUEST_CONTEXT_SQL``."""
+    return {
+        "ms": str(statement_timeout_ms),
+        "actor": actor,
+        "addr": client_addr or "",
+        "rid": request_id or "",
+        "scope": scope_setting(region_codes),
+    }
+
+
 def set_request_context(
     conn: Connection,
     *,
@@ -114,21 +143,20 @@ def set_request_context(
 ) -> None:
     """``statement_timeout``, the audit context and the region scope of the current transaction,
     in one round trip (what ``set_audit_context`` and ``set_scope`` set, for a web request)."""
-    scope = scope_setting(region_codes)
-    conn.execute(
-        text(
-            "SELECT set_config('statement_timeout', :ms, true), set_config('landgis.actor', :actor, true),"
-            " set_config('landgis.client_addr', :addr, true), set_config('landgis.request_id', :rid, true),"
-            " set_config('landgis.batch_id', '', true), set_config('landgis.scope', :scope, true)"
-        ),
-        {
-            "ms": str(statement_timeout_ms),
-            "actor": actor,
-            "addr": client_addr or "",
-            "rid": request_id or "",
-            "scope": scope,
-        },
+    params = request_context_params(
+        statement_timeout_ms=statement_timeout_ms,
+        actor=actor,
+        client_addr=client_addr,
+        request_id=request_id,
+        region_codes=region_codes,
     )
+    conn.execute(REQUEST_CONTEXT_SQL, params)
+
+
+def driver_sql(clause: TextClause) -> str:
+    """``clause`` in psycopg's own form (``%(name)s`` parameters), for code that runs it on a
+    psycopg connection without SQLAlchemy, bound with the same values."""
+    return str(clause.compile(dialect=_DRIVER_DIALECT))
 
 
 def server_versions(conn: Connection) -> dict[str, str]:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, TextClause, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 
+from landgis.db.engine import driver_sql
 from landgis.errors import InvalidInput, NotFound
 from landgis.maps import gcj02
 from landgis.maps.layers import MAX_ZOOM, VectorLayer, ZoomLevel
@@ -31,8 +31,6 @@ WORLD_M = 2 * math.pi * 6378137.0
 MAX_LAT = 85.05112878
 
 _PREPARER = postgresql.dialect().identifier_preparer  # type: ignore[no-untyped-call]
-#: The statement as psycopg takes it (``%(name)s`` parameters), for callers without SQLAlchemy.
-_DRIVER_DIALECT = pg_psycopg.dialect()  # type: ignore[no-untyped-call]
 
 
 def _quote(name: str) -> str:
@@ -156,8 +154,7 @@ def build_query(layer: VectorLayer, level: ZoomLevel, *, shifted: bool = False) 
         f" FROM ({features}) t WHERE t.mvt_geom IS NOT NULL) AS tile"
     )
     clause = text(sql)
-    driver_sql = str(clause.compile(dialect=_DRIVER_DIALECT))
-    return TileQuery(sql=clause, level=level, params=tuple(names), driver_sql=driver_sql)
+    return TileQuery(sql=clause, level=level, params=tuple(names), driver_sql=driver_sql(clause))
 
 
 class TileRenderer:
@@ -217,6 +214,14 @@ class TileRenderer:
         query, values = self.bind(tile, raw or {}, crs=crs)
         row = conn.execute(query.sql, values).one()
         return bytes(row.tile or b""), int(row.version)
+
+
+def parse_crs(value: str | None) -> str:
+    """A ``?crs=`` value: ``wgs84`` (the default) or ``gcj02``; InvalidInput otherwise."""
+    crs = (value if value is not None else "wgs84").lower()
+    if crs not in ("wgs84", "gcj02"):
+        raise InvalidInput(f"crs 只能是 wgs84 或 gcj02 (unsupported crs): {crs!r}")
+    return crs
 
 
 def parse_year(value: str | None) -> int | None:

@@ -46,7 +46,7 @@ def server(settings: Settings, engine: Engine, land: Connection) -> Iterator[str
     create_user(land, OFFICER, "officer", [TOWNSHIP], password=PASSWORD, display_name="周七")
     create_user(land, VIEWER, "viewer", [TOWNSHIP], password=PASSWORD, display_name="吴八")
     app = create_app(settings, engine=engine)
-    share_connection(app, settings, land)
+    share_connection(app, land)
     with serving(app) as base:
         yield base
 
