@@ -16,8 +16,10 @@
 4. Times cached tiles (the z14 set requested again, many times, in random order) with ``wrk``
    for ``--cached-seconds`` on ``--concurrency`` connections, cycling through a random sequence
    of ``--cached`` z14 paths. wrk replaced our Python client (``httpload``) here because at
-   ~3,000 cached tiles/s the Python client used most of one of the machine's two cores and so
-   competed with the two server workers; wrk is installed from Debian's packages when missing
+   ~3,000 cached tiles/s the client competes with the two server workers for the machine's two
+   cores. On the 5,000-parcel county (machine busy) httpload used about 70 µs of CPU a request,
+   a quarter of a core at 3,500 tiles/s; wrk, counting answers in its Lua script, about 37 µs
+   (each prints its CPU time on stderr). wrk is installed from Debian's packages when missing
    (as root) and the run stops if it cannot be. ``--cached-client python`` measures with httpload
    as before (each path of the sequence once), ``both`` with both, one after the other. The cold
    runs above still use httpload: at a few hundred tiles/s its cost is small.
