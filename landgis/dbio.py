@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
 from sqlalchemy import Connection, TextClause
 
 
@@ -76,3 +78,27 @@ def copy_numeric(conn: Connection, table: str, columns: Sequence[tuple[str, str,
     assert dbapi is not None
     with dbapi.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT binary)") as copy:
         copy.write(payload)
+
+
+class _TextAsBytes(Loader):
+    """Leaves a text value as the UTF-8 bytes it arrived in."""
+
+    def load(self, data: Buffer) -> bytes:
+        return bytes(data)
+
+
+def scalar_bytes(conn: Connection, statement: str) -> bytes:
+    """The single text value ``statement`` (fixed SQL, no parameters) returns, as UTF-8 bytes.
+
+    For large documents assembled by the database (a county's candidate GeoJSON is ~45 MB): they
+    go to the client as they came, without decoding to ``str`` and encoding back.
+    """
+    dbapi = conn.connection.driver_connection
+    assert dbapi is not None
+    with dbapi.cursor() as cur:
+        cur.adapters.register_loader("text", _TextAsBytes)
+        cur.execute(statement)
+        row = cur.fetchone()
+    if row is None or row[0] is None:
+        raise ValueError("the statement returned no value")
+    return bytes(row[0])

@@ -33,10 +33,13 @@ def build_blocks(conn: Connection, candidates: str, spec: BlockSpec) -> int:
     of blocks kept and sets ``block_id`` on their parcels."""
     conn.execute(text(f"DROP TABLE IF EXISTS {CLUSTERS}; DROP TABLE IF EXISTS {BLOCKS}"))
     srid = conn.execute(text(f"SELECT mode() WITHIN GROUP (ORDER BY gk_srid) FROM {candidates}")).scalar()
+    # The cluster table carries each parcel's figures, so that the block sums need no second
+    # read of the (wide) candidate rows; only the members of kept blocks are joined back for
+    # their geometries, and only they are updated.
     conn.execute(
         text(
             f"CREATE TEMP TABLE {CLUSTERS} ON COMMIT DROP AS"
-            " SELECT c.parcel_id,"
+            " SELECT c.parcel_id, c.area_mu, c.far, c.tax_wan, c.value_added_wan,"
             " ST_ClusterDBSCAN(ST_Transform(c.geom, CAST(:srid AS integer)), eps := :d, minpoints := 1) OVER () AS cluster"
             f" FROM {candidates} c"
         ),
@@ -46,27 +49,27 @@ def build_blocks(conn: Connection, candidates: str, spec: BlockSpec) -> int:
         text(
             f"CREATE TEMP TABLE {BLOCKS} ON COMMIT DROP AS"
             " WITH s AS ("
-            "  SELECT k.cluster, count(*) AS parcel_count, sum(c.area_mu) AS area_mu,"
-            "   array_agg(c.parcel_id ORDER BY c.parcel_id) AS parcel_ids,"
-            "   sum(c.far * c.area_mu) / nullif(sum(c.area_mu) FILTER (WHERE c.far IS NOT NULL), 0) AS far,"
-            "   coalesce(sum(c.tax_wan), 0) AS tax_wan, coalesce(sum(c.value_added_wan), 0) AS value_added_wan,"
-            "   min(c.parcel_id) AS first_id"
-            f"  FROM {CLUSTERS} k JOIN {candidates} c ON c.parcel_id = k.parcel_id"
-            "  GROUP BY k.cluster HAVING sum(c.area_mu) >= :min_mu)"
+            "  SELECT k.cluster, count(*) AS parcel_count, sum(k.area_mu) AS area_mu,"
+            "   array_agg(k.parcel_id ORDER BY k.parcel_id) AS parcel_ids,"
+            "   sum(k.far * k.area_mu) / nullif(sum(k.area_mu) FILTER (WHERE k.far IS NOT NULL), 0) AS far,"
+            "   coalesce(sum(k.tax_wan), 0) AS tax_wan, coalesce(sum(k.value_added_wan), 0) AS value_added_wan,"
+            "   min(k.parcel_id) AS first_id"
+            f"  FROM {CLUSTERS} k GROUP BY k.cluster HAVING sum(k.area_mu) >= :min_mu),"
+            " u AS ("
+            "  SELECT k.cluster, ST_Multi(ST_Union(c.geom)) AS geom"
+            f"  FROM s JOIN {CLUSTERS} k ON k.cluster = s.cluster JOIN {candidates} c ON c.parcel_id = k.parcel_id"
+            "  GROUP BY k.cluster)"
             " SELECT CAST(row_number() OVER (ORDER BY s.area_mu DESC, s.first_id) AS integer) AS block_id,"
             "  s.cluster, s.parcel_count, s.area_mu, s.parcel_ids, s.far, s.tax_wan, s.value_added_wan,"
-            "  s.tax_wan / nullif(s.area_mu, 0) AS mu_tax,"
-            "  u.geom FROM s JOIN ("
-            f"  SELECT k.cluster, ST_Multi(ST_Union(c.geom)) AS geom FROM {CLUSTERS} k"
-            f"  JOIN {candidates} c ON c.parcel_id = k.parcel_id WHERE k.cluster IN (SELECT cluster FROM s)"
-            "  GROUP BY k.cluster) u ON u.cluster = s.cluster"
+            "  s.tax_wan / nullif(s.area_mu, 0) AS mu_tax, u.geom"
+            " FROM s JOIN u ON u.cluster = s.cluster"
         ),
         {"min_mu": spec.min_block_mu},
     )
     conn.execute(
         text(
-            f"UPDATE {candidates} c SET block_id = b.block_id FROM {CLUSTERS} k, {BLOCKS} b"
-            " WHERE k.parcel_id = c.parcel_id AND b.cluster = k.cluster"
+            f"UPDATE {candidates} c SET block_id = b.block_id FROM {BLOCKS} b JOIN {CLUSTERS} k ON k.cluster = b.cluster"
+            " WHERE c.parcel_id = k.parcel_id"
         )
     )
     return int(conn.execute(text(f"SELECT count(*) FROM {BLOCKS}")).scalar_one())
