@@ -184,3 +184,16 @@ def test_region_scope_is_inlined_into_queries(db: Connection) -> None:
         db.execute(text("EXPLAIN (VERBOSE) SELECT id FROM parcel WHERE landgis_in_scope(region_code)")).scalars()
     )
     assert "current_setting" in plan and "landgis_in_scope" not in plan
+
+
+def test_request_settings_are_read_in_parallel_workers(db: Connection) -> None:
+    """``landgis_setting()`` may run in a parallel worker (revision 0014_parallel_setting), and
+    there it reads the leader's request context."""
+    db.execute(text("SELECT set_config('landgis.scope', '330699', true)"))
+    version = int(db.execute(text("SHOW server_version_num")).scalar_one())
+    force = "debug_parallel_query" if version >= 160000 else "force_parallel_mode"
+    db.execute(text(f"SET LOCAL {force} = on"))
+    query = "SELECT landgis_setting('landgis.scope') FROM generate_series(1, 3)"
+    plan = db.execute(text(f"EXPLAIN (COSTS OFF) {query}")).scalars().all()
+    assert plan[0].startswith("Gather"), plan
+    assert db.execute(text(query)).scalars().all() == ["330699"] * 3
