@@ -7,11 +7,17 @@ timeout). For a caller the route authenticated a moment ago (``MapState.principa
 door (``api.tilecache``) renders a cache miss of a vector layer here instead, on a connection of
 a pool of its own, in one round trip (psycopg's pipeline mode):
 
-    BEGIN
+    BEGIN READ ONLY
     <the route's first statement: role landgis_app, empty scope, the access version (0009)>
     <the route's request context: the tile statement timeout, audit context, the caller's scope>
     <the layer's tile statement: the route's own, with the same bound values>
-    ROLLBACK                                  -- a tile only reads
+    COMMIT                                    -- nothing to keep: a read-only transaction
+
+The transaction ends with COMMIT, not ROLLBACK: psycopg forgets a connection's prepared
+statements at every rollback (and deallocates them in the server), so with ROLLBACK each tile
+statement was planned again, which cost as much as running it. Committed, the statement stays
+prepared on the pooled connection and PostgreSQL's plan cache settles on a generic plan after a
+few tiles; READ ONLY makes sure the transaction cannot have written anything to commit.
 
 The statement runs under the same role, row-level security and region scope as the route's.
 Its tile is used only when the access version read in that transaction is the one the caller
@@ -50,6 +56,11 @@ PREPARE = driver_sql(PREPARE_SQL)
 CONTEXT = driver_sql(REQUEST_CONTEXT_SQL)
 
 
+async def _read_only(conn: psycopg.AsyncConnection[Any]) -> None:
+    """A pooled connection's transactions are READ ONLY (``BEGIN READ ONLY``)."""
+    await conn.set_read_only(True)
+
+
 @dataclass(frozen=True)
 class Rendered:
     """A tile rendered in the caller's transaction, with the versions read in it."""
@@ -86,6 +97,7 @@ class TileMissPath:
             min_size=0,
             max_size=self._max_size,
             kwargs={"autocommit": True, "application_name": "landgis-tiles", "connect_timeout": 5},
+            configure=_read_only,
             timeout=self._wait_s,
             name="landgis-tiles",
             open=False,
@@ -132,7 +144,7 @@ class TileMissPath:
         )
         try:
             async with pool.connection() as conn:
-                async with conn.pipeline(), conn.transaction(force_rollback=True):
+                async with conn.pipeline(), conn.transaction():
                     first = await conn.execute(PREPARE, PREPARE_PARAMS)
                     await conn.execute(CONTEXT, context)
                     second = await conn.execute(query.driver_sql, values)

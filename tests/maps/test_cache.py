@@ -212,6 +212,31 @@ def test_the_front_door_renders_a_known_callers_misses_without_a_pooled_connecti
     assert maps.fast.rendered == rendered + 2 and checkouts[0] == 0
 
 
+def test_the_front_door_keeps_its_tile_statement_prepared(live: tuple[TestClient, Engine]) -> None:
+    """The front door's transactions end without a rollback, which would make psycopg deallocate
+    every prepared statement of the connection (and PostgreSQL plan each tile again)."""
+    client, _ = live
+    maps = client.app.state.maps
+    x, y = tile_of(LON + 0.0005, LAT + 0.0005, 18)
+    assert client.get(f"/tiles/parcels_status/18/{x}/{y}.mvt").status_code == 200  # the route: caller known
+    rendered = maps.fast.rendered
+    for i in range(1, 9):  # past psycopg's prepare threshold (5), one statement: same layer and zoom
+        assert client.get(f"/tiles/parcels_status/18/{x + i}/{y}.mvt").status_code in (200, 204)
+    assert maps.fast.rendered == rendered + 8
+
+    async def prepared_tile_statements() -> tuple[int, str]:
+        async with maps.fast._pool.connection() as conn:  # the one connection the tiles above used
+            cur = await conn.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%ST_AsMVT%'")
+            prepared = await cur.fetchone()
+            async with conn.transaction():
+                cur = await conn.execute("SHOW transaction_read_only")
+                read_only = await cur.fetchone()
+        assert prepared is not None and read_only is not None
+        return int(prepared[0]), str(read_only[0])
+
+    assert client.portal.call(prepared_tile_statements) == (1, "on")
+
+
 def test_the_front_door_renders_the_same_tiles_as_the_route(
     scratch: Engine, signed: dict[str, str], tmp_path: Path
 ) -> None:
