@@ -7,17 +7,19 @@ timeout). For a caller the route authenticated a moment ago (``MapState.principa
 door (``api.tilecache``) renders a cache miss of a vector layer here instead, on a connection of
 a pool of its own, in one round trip (psycopg's pipeline mode):
 
-    BEGIN READ ONLY
     <the route's first statement: role landgis_app, empty scope, the access version (0009)>
     <the route's request context: the tile statement timeout, audit context, the caller's scope>
     <the layer's tile statement: the route's own, with the same bound values>
-    COMMIT                                    -- nothing to keep: a read-only transaction
+    Sync
 
-The transaction ends with COMMIT, not ROLLBACK: psycopg forgets a connection's prepared
-statements at every rollback (and deallocates them in the server), so with ROLLBACK each tile
-statement was planned again, which cost as much as running it. Committed, the statement stays
-prepared on the pooled connection and PostgreSQL's plan cache settles on a generic plan after a
-few tiles; READ ONLY makes sure the transaction cannot have written anything to commit.
+The three statements before the Sync run in one implicit transaction (libpq's pipeline
+mode), so the settings of the first two (``set_config(..., true)``, local to the transaction)
+hold for the tile statement and end with it. The pooled connections are
+``default_transaction_read_only``: the transaction cannot write anything. No BEGIN, COMMIT or
+ROLLBACK is sent: two messages fewer a tile, and no rollback, at which psycopg would forget
+(and deallocate) the connection's prepared statements, so that PostgreSQL planned every tile
+statement again, at about the cost of running it. Kept prepared, the statement settles on a
+generic plan after a few tiles.
 
 The statement runs under the same role, row-level security and region scope as the route's.
 Its tile is used only when the access version read in that transaction is the one the caller
@@ -57,8 +59,8 @@ CONTEXT = driver_sql(REQUEST_CONTEXT_SQL)
 
 
 async def _read_only(conn: psycopg.AsyncConnection[Any]) -> None:
-    """A pooled connection's transactions are READ ONLY (``BEGIN READ ONLY``)."""
-    await conn.set_read_only(True)
+    """Every transaction of a pooled connection is read-only, the pipeline's implicit one too."""
+    await conn.execute("SET default_transaction_read_only = on")
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ class TileMissPath:
         )
         try:
             async with pool.connection() as conn:
-                async with conn.pipeline(), conn.transaction():
+                async with conn.pipeline():  # one implicit transaction, up to the Sync at the end
                     first = await conn.execute(PREPARE, PREPARE_PARAMS)
                     await conn.execute(CONTEXT, context)
                     second = await conn.execute(query.driver_sql, values)
