@@ -24,7 +24,7 @@ from landgis.maps import raster
 from landgis.maps.cache import CachedTile, make_entry, with_gzip
 from landgis.maps.layers import RasterLayer, VectorLayer
 from landgis.maps.styles import layer_style, layer_summary
-from landgis.maps.tiles import Tile, check_tile, check_zoom, parse_crs, parse_year
+from landgis.maps.tiles import Tile, check_tile, check_zoom, param_cast, param_values, parse_crs, parse_year
 
 router = APIRouter(tags=["tiles"], lifespan=lifespan)
 #: The XYZ tile route alone, included first by the app: a map asks for dozens of tiles a second and
@@ -193,7 +193,9 @@ def _query_suffix(maps: MapState, layer: VectorLayer | RasterLayer, request: Req
     return ("?" + "&".join(f"{k}={v}" for k, v in params)) if params else ""
 
 
-def _extent(conn: Connection, layer: VectorLayer | RasterLayer) -> list[float] | None:
+def _extent(conn: Connection, layer: VectorLayer | RasterLayer, request: Request) -> list[float] | None:
+    """The layer's extent in the caller's scope, and for its request parameters when given (one
+    plan's parcels for ``?plan_id=``)."""
     if not isinstance(layer, VectorLayer):
         row = conn.execute(
             text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM parcel) q")
@@ -201,9 +203,14 @@ def _extent(conn: Connection, layer: VectorLayer | RasterLayer) -> list[float] |
     else:
         src = layer.source
         q = conn.dialect.identifier_preparer.quote
-        scope = f" WHERE landgis_in_scope({q(src.scope)})" if src.scope else ""
-        sql = f"SELECT ST_Extent({q(src.geometry)}) e FROM {q(src.relation)}{scope}"  # noqa: S608 - catalog-checked identifiers
-        row = conn.execute(text(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ({sql}) q")).one()  # noqa: S608
+        where = [f"landgis_in_scope({q(src.scope)})"] if src.scope else []
+        values = param_values(layer, request.query_params, enforce_required=False)
+        for pname, param in src.params.items():
+            if values[f"p_{pname}"] is not None:
+                where.append(f"{q(param.column)} = CAST(:p_{pname} AS {param_cast(param)})")
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT ST_Extent({q(src.geometry)}) e FROM {q(src.relation)}{condition}"  # noqa: S608 - catalog-checked identifiers
+        row = conn.execute(text(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ({sql}) q"), values).one()  # noqa: S608
     if row[0] is None:
         return None
     return [round(float(v), 6) for v in row]
@@ -216,7 +223,7 @@ def tilejson(request: Request, conn: Connection, maps: MapState, layer_id: str) 
         url = f"{_base(request)}/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.mvt{suffix}"
     else:
         url = f"{_base(request)}/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.png{suffix}"
-    bounds = _extent(conn, layer) or [-180.0, -85.0511, 180.0, 85.0511]
+    bounds = _extent(conn, layer, request) or [-180.0, -85.0511, 180.0, 85.0511]
     doc: dict[str, Any] = {
         "tilejson": "3.0.0",
         "name": layer.title,

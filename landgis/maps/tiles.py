@@ -12,6 +12,7 @@ convention; MapLibre draws them at 512 px, which is the pixel the thinning setti
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, TextClause, text
@@ -20,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 from landgis.db.engine import driver_sql
 from landgis.errors import InvalidInput, NotFound
 from landgis.maps import gcj02
-from landgis.maps.layers import MAX_ZOOM, VectorLayer, ZoomLevel
+from landgis.maps.layers import MAX_ZOOM, Param, VectorLayer, ZoomLevel
 
 EXTENT = 4096
 BUFFER = 64
@@ -136,7 +137,7 @@ def build_query(layer: VectorLayer, level: ZoomLevel, *, shifted: bool = False) 
         where.append(f"s.{q(src.area_m2)} >= :min_area")
     names: list[str] = []
     for pname, param in src.params.items():
-        cast = "bigint" if param.type == "integer" else "text"
+        cast = param_cast(param)
         if param.required:
             where.append(f"s.{q(param.column)} = CAST(:p_{pname} AS {cast})")
         else:
@@ -155,6 +156,31 @@ def build_query(layer: VectorLayer, level: ZoomLevel, *, shifted: bool = False) 
     )
     clause = text(sql)
     return TileQuery(sql=clause, level=level, params=tuple(names), driver_sql=driver_sql(clause))
+
+
+def param_values(layer: VectorLayer, raw: Mapping[str, str], *, enforce_required: bool = True) -> dict[str, object]:
+    """The layer's request parameters (``?plan_id=3``) as bound values ``p_<name>``, checked by
+    type; a missing one is None, or refused when the layer requires it and ``enforce_required``."""
+    values: dict[str, object] = {}
+    for pname, param in layer.source.params.items():
+        value = raw.get(pname)
+        if value in (None, ""):
+            if param.required and enforce_required:
+                raise InvalidInput(f"图层 {layer.id} 需要参数 {pname} (missing query parameter {pname})")
+            values[f"p_{pname}"] = None
+        elif param.type == "integer":
+            try:
+                values[f"p_{pname}"] = int(str(value))
+            except ValueError:
+                raise InvalidInput(f"参数 {pname} 应为整数 (integer expected): {value!r}") from None
+        else:
+            values[f"p_{pname}"] = str(value)
+    return values
+
+
+def param_cast(param: Param) -> str:
+    """The SQL type a parameter's bound value is cast to."""
+    return "bigint" if param.type == "integer" else "text"
 
 
 class TileRenderer:
@@ -191,19 +217,7 @@ class TileRenderer:
         if shifted:
             lon, lat = tile.centre()
             values["dx"], values["dy"] = gcj02.offset(lon, lat)
-        for pname, param in self.layer.source.params.items():
-            value = raw.get(pname)
-            if value in (None, ""):
-                if param.required:
-                    raise InvalidInput(f"图层 {self.layer.id} 需要参数 {pname} (missing query parameter {pname})")
-                values[f"p_{pname}"] = None
-            elif param.type == "integer":
-                try:
-                    values[f"p_{pname}"] = int(str(value))
-                except ValueError:
-                    raise InvalidInput(f"参数 {pname} 应为整数 (integer expected): {value!r}") from None
-            else:
-                values[f"p_{pname}"] = str(value)
+        values.update(param_values(self.layer, raw))
         return query, values
 
     def render(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from typing import Any
 
@@ -132,6 +133,28 @@ def test_plans_save_compare_export(client: TestClient, db: Connection, drawn: di
     pair = compared["pairs"][0]
     assert pair["both"]["count"] == 5 and pair["only_a"]["count"] == 1 and pair["only_b"]["count"] == 0
     assert pair["only_a"]["area_mu"] == pytest.approx(15, rel=1e-5)
+    # a plan layer's TileJSON frames that plan's parcels: one of parcel A alone, inside the others
+    around_a = db.execute(
+        text("SELECT ST_AsGeoJSON(ST_Expand(ST_Envelope(geom), 1e-6)) FROM parcel WHERE id = :i"), {"i": drawn["A"]}
+    ).scalar_one()
+    only_a = {**wide, "area": {"polygon": json.loads(around_a)}}
+    third = client.post("/plans", json={"name": "宗地A", "request": only_a})
+    assert third.status_code == 201, third.text
+
+    def bounds(plan_id: object) -> list[float]:
+        answer = client.get("/tiles/plan_parcels/tilejson.json", params={"plan_id": plan_id})
+        assert answer.status_code == 200, answer.text
+        assert f"plan_id={plan_id}" in answer.json()["tiles"][0]
+        return list(answer.json()["bounds"])
+
+    a_extent = db.execute(
+        text("SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM parcel WHERE id = :i"),
+        {"i": drawn["A"]},
+    ).one()
+    assert bounds(third.json()["id"]) == pytest.approx(list(a_extent), abs=1e-6)
+    assert bounds(first.json()["id"]) != pytest.approx(list(a_extent), abs=1e-6)
+    assert client.get("/tiles/plan_parcels/tilejson.json", params={"plan_id": "x"}).status_code == 400
+    assert client.delete(f"/plans/{third.json()['id']}").status_code == 204
     # the plan keeps the figures it was saved with
     db.execute(text("UPDATE enterprise_year SET tax_wan = 999 WHERE year = 2023"))
     saved = client.get(f"/plans/{second['id']}/parcels").json()
