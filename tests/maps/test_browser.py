@@ -65,6 +65,9 @@ def test_map_popup_dossier_and_search(server: str, browser: object, demo_db: Con
     total = demo_db.execute(text("SELECT count(*) FROM parcel WHERE region_code LIKE '330699001%'")).scalar_one()
     assert 50 < rendered <= total  # the viewer's township only
     assert page.locator("#candidate-preset option").count() > 0  # the real presets
+    # but a viewer may not run them (POST /candidates needs a planner): no button, and why
+    assert page.locator("#candidate-run").is_disabled()
+    assert "需要规划人员或管理员角色（当前：查看" in page.inner_text("#candidate-message")
     assert page.locator("#legend").inner_text().count("认定低效") == 1
     page.screenshot(path=str(ARTIFACTS / "map-county.png"))
 

@@ -29,7 +29,9 @@
 
   // The page runs in the signed-in session: the cookie goes with every request (same origin);
   // writes carry the session's CSRF token, read from GET /auth/me at start.
-  var session = { csrf: null };
+  var session = { csrf: null, role: null, roleLabel: null };
+  // Roles that may run a candidate selection and save it as a plan (api.deps.PlannerDep).
+  var CANDIDATE_ROLES = ["admin", "planner"];
 
   function toLogin() {
     location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
@@ -285,6 +287,11 @@
     });
     document.getElementById("candidate-run").addEventListener("click", runCandidates);
     document.getElementById("plan-save-button").addEventListener("click", savePlan);
+    if (CANDIDATE_ROLES.indexOf(session.role) < 0) {
+      // POST /candidates and POST /plans need a planner: other roles see the rules, not the button
+      document.getElementById("candidate-run").disabled = true;
+      candidateMessage("候选地块筛选和保存方案需要规划人员或管理员角色（当前：" + (session.roleLabel || session.role) + "）。", false);
+    }
   }
 
   function extentOf(collection) {
@@ -499,7 +506,11 @@
     });
   }
 
-  getJSON("/auth/me").then(function (me) { session.csrf = me.csrf_token; }).then(function () {
+  getJSON("/auth/me").then(function (me) {
+    session.csrf = me.csrf_token;
+    session.role = me.role;
+    session.roleLabel = me.role_label;
+  }).then(function () {
     return Promise.all([
       getJSON("/maps/layers"),
       getJSON("/tiles/parcels_status/tilejson.json").catch(function () { return null; })
