@@ -197,3 +197,26 @@ def test_request_settings_are_read_in_parallel_workers(db: Connection) -> None:
     plan = db.execute(text(f"EXPLAIN (COSTS OFF) {query}")).scalars().all()
     assert plan[0].startswith("Gather"), plan
     assert db.execute(text(query)).scalars().all() == ["330699"] * 3
+
+
+def test_land_codes_of_a_first_load_are_looked_up_by_index(county: Connection) -> None:
+    """The 地块码 trigger's per-row check for an existing code goes through the index even when
+    the statistics say the table is empty (revision 0015_land_code_lookup). Planned as a
+    sequential scan, a first load scanned every parcel inserted before each new one."""
+    county.execute(text("DELETE FROM parcel"))
+    county.execute(text("ANALYZE parcel"))  # empty, and the planner knows it
+    county.execute(
+        text(
+            "INSERT INTO parcel (zddm, zddm_raw, zddm_valid, region_code, geom)"
+            " SELECT z, z, true, '330699', ST_Multi(ST_MakeEnvelope(120.6 + i * 0.001, 30.0,"
+            "  120.6005 + i * 0.001, 30.0005, 4490))"
+            " FROM generate_series(1, 60) i, LATERAL (SELECT '330699001001GB' || lpad(i::text, 5, '0') AS z) c"
+        )
+    )
+    codes = county.execute(text("SELECT count(*) FROM parcel WHERE land_code = zddm")).scalar_one()
+    assert codes == 60  # each took its 宗地代码 as 地块码
+    # one index look-up per row (uq_parcel_land_code); with a sequential plan there are none
+    index_scans = county.execute(
+        text("SELECT idx_scan FROM pg_stat_xact_user_tables WHERE relid = 'parcel'::regclass")
+    ).scalar_one()
+    assert index_scans >= 60
