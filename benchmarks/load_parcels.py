@@ -90,7 +90,8 @@ def prepare(engine: Engine, folder: Path) -> None:
 
 def empty_parcels(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE parcel, occupancy, change_log"))
+        # CASCADE: every table referring to parcels (renewal events, plans, colours ...) of the scratch database
+        conn.execute(text("TRUNCATE parcel, occupancy, change_log CASCADE"))
         conn.execute(text("DELETE FROM load_batch WHERE kind = 'parcels'"))
         conn.execute(text("DROP TABLE IF EXISTS bench_ogr_scratch"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -134,7 +135,7 @@ def live_table_floor(engine: Engine, batch_id: int) -> float:
     (its triggers, foreign keys and indexes), with no reading and no checks: one INSERT ... SELECT
     from the scratch table, transformed to EPSG:4490, in a transaction that is rolled back."""
     with engine.connect() as conn:
-        conn.execute(text("TRUNCATE parcel, occupancy"))
+        conn.execute(text("TRUNCATE parcel, occupancy CASCADE"))
         started = time.perf_counter()
         conn.execute(
             text(
