@@ -214,6 +214,18 @@ class Server:
         self.log.close()
 
 
+def our_paths(tiles: Sequence[tuple[int, int, int]]) -> list[str]:
+    """Our tile URLs of ``tiles`` (z, x, y)."""
+    return [f"/tiles/{LAYER}/{z}/{x}/{y}.mvt" for z, x, y in tiles]
+
+
+def tipg_paths(tiles: Sequence[tuple[int, int, int]]) -> list[str]:
+    """tipg's URLs of the same tiles, asking for the properties our layer carries at that zoom."""
+    return [
+        f"/collections/public.parcel/tiles/WebMercatorQuad/{z}/{x}/{y}?properties={properties(z)}" for z, x, y in tiles
+    ]
+
+
 def invalidate_tiles(engine: Engine) -> None:
     """Make every cached tile stale, as any write to a table behind a layer does (revision 0004's
     trigger bumps the same version)."""
@@ -583,16 +595,13 @@ def main() -> None:
             httpload.run(
                 "127.0.0.1",
                 ours_port,
-                [f"/tiles/{LAYER}/{z}/{x}/{y}.mvt" for z, x, y in warm],
+                our_paths(warm),
                 concurrency=args.concurrency,
             )
             httpload.run(
                 "127.0.0.1",
                 tipg_port,
-                [
-                    f"/collections/public.parcel/tiles/WebMercatorQuad/{z}/{x}/{y}?properties={properties(z)}"
-                    for z, x, y in warm
-                ],
+                tipg_paths(warm),
                 concurrency=args.concurrency,
             )
 
@@ -606,16 +615,13 @@ def main() -> None:
             httpload.run(
                 "127.0.0.1",
                 ours_port,
-                [f"/tiles/{LAYER}/{z}/{x}/{y}.mvt" for z, x, y in warmers[z]],
+                our_paths(warmers[z]),
                 concurrency=args.concurrency,
             )
             httpload.run(
                 "127.0.0.1",
                 tipg_port,
-                [
-                    f"/collections/public.parcel/tiles/WebMercatorQuad/{z}/{x}/{y}?properties={properties(z)}"
-                    for z, x, y in warmers[z]
-                ],
+                tipg_paths(warmers[z]),
                 concurrency=args.concurrency,
             )
             # Rounds: each requests every tile of the set once per server, after a data version
@@ -629,7 +635,7 @@ def main() -> None:
                     httpload.run(
                         "127.0.0.1",
                         ours_port,
-                        [f"/tiles/{LAYER}/{z}/{x}/{y}.mvt" for z, x, y in tiles],
+                        our_paths(tiles),
                         concurrency=args.concurrency,
                     )
                 )
@@ -637,10 +643,7 @@ def main() -> None:
                     httpload.run(
                         "127.0.0.1",
                         tipg_port,
-                        [
-                            f"/collections/public.parcel/tiles/WebMercatorQuad/{z}/{x}/{y}?properties={properties(z)}"
-                            for z, x, y in tiles
-                        ],
+                        tipg_paths(tiles),
                         concurrency=args.concurrency,
                     )
                 )
@@ -655,7 +658,7 @@ def main() -> None:
             if max((size for r in runs["ours"] for size in r.sizes), default=0) > 1024 * 1024:
                 checks.append(f"FAIL: a z{z} tile is over 1 MB")
 
-        z14 = [f"/tiles/{LAYER}/{z}/{x}/{y}.mvt" for z, x, y in tile_sets[14]]
+        z14 = our_paths(tile_sets[14])
         cached_paths = [rng.choice(z14) for _ in range(args.cached)]
         for _ in range(12):  # every tile into every worker's cache (connections stick to a worker)
             if not httpload.run("127.0.0.1", ours_port, z14, concurrency=args.concurrency).cache.get("miss"):
