@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, text
 
+from landgis.maps.layers import load_layers
 from landgis.settings import Settings
 from tests.browser import ARTIFACTS, Watch, serving, sign_in
 
@@ -143,6 +144,11 @@ def test_candidate_panel_runs_a_preset_and_draws_the_result(server: str, browser
     count = expected["totals"]["count"]
     totals = page.inner_text("#candidate-totals")
     assert f"{count:,} 宗" in totals and "筛选完成" in page.inner_text("#candidate-message")
+    # drawn apart from a saved plan's layer, and said so
+    plan_layer = load_layers(Path(__file__).resolve().parents[2] / "layers")["plan_parcels"]
+    plan_fill = next(str(s.paint["fill-color"]).lower() for s in plan_layer.style if s.type == "fill")
+    fill = page.evaluate("window.landgisMap.getPaintProperty('candidates-fill', 'fill-color')")
+    assert fill.lower() != plan_fill and "本次筛选的宗地" in totals
     assert f"{len(expected['blocks']['features'])} 片" in totals
     page.wait_for_function("window.landgisMap.loaded() && window.landgisMap.areTilesLoaded()", timeout=60_000)
     drawn = page.evaluate(

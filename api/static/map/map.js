@@ -32,6 +32,9 @@
   var session = { csrf: null, role: null, roleLabel: null };
   // Roles that may run a candidate selection and save it as a plan (api.deps.PlannerDep).
   var CANDIDATE_ROLES = ["admin", "planner"];
+  // Colours of a run's result on the map (a saved plan's layers: layers/plan_*.yaml).
+  var CANDIDATE_FILL = "#00e5ff";
+  var CANDIDATE_BLOCK_LINE = "#006064";
 
   function toLogin() {
     location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
@@ -357,8 +360,10 @@
       if (src) src.setData(pair[1]); else map.addSource(pair[0], { type: "geojson", data: pair[1] });
     });
     if (!map.getLayer("candidates-fill")) {
-      map.addLayer({ id: "candidates-fill", type: "fill", source: "candidates", paint: { "fill-color": "#d81b60", "fill-opacity": 0.5 } });
-      map.addLayer({ id: "candidate-blocks-line", type: "line", source: "candidate-blocks", paint: { "line-color": "#6a1b9a", "line-width": 3 } });
+      // cyan and dashed: the result of this run, apart from a saved plan (magenta, purple) and
+      // from every colour of the status, class and 一码 legends
+      map.addLayer({ id: "candidates-fill", type: "fill", source: "candidates", paint: { "fill-color": CANDIDATE_FILL, "fill-opacity": 0.5 } });
+      map.addLayer({ id: "candidate-blocks-line", type: "line", source: "candidate-blocks", paint: { "line-color": CANDIDATE_BLOCK_LINE, "line-width": 3, "line-dasharray": [2, 1] } });
     }
     var box = extentOf(data.parcels);
     if (box) map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: 60, maxZoom: 16, duration: 0 });
@@ -370,6 +375,13 @@
     panel.appendChild(el("table", { class: "totals" }, rows.map(function (r) {
       return el("tr", {}, [el("td", { text: r[0] }), el("td", { text: r[1] })]);
     })));
+    var fill = el("span", { class: "swatch" });
+    fill.style.background = CANDIDATE_FILL;
+    var outline = el("span", { class: "swatch dashed" });
+    outline.style.borderColor = CANDIDATE_BLOCK_LINE;
+    panel.appendChild(el("div", { class: "key" }, [
+      fill, el("span", { text: "本次筛选的宗地" }), outline, el("span", { text: "本次连片区块（已保存方案另以紫红色显示）" })
+    ]));
     candidateMessage("筛选完成。", true);
   }
 
