@@ -10,7 +10,7 @@
    same number of uvicorn workers, both reading the same ``parcel`` table.
 3. For z12, z14 and z16 draws random tiles that hold parcels (each tile requested once per
    server: our cache stays cold), warms PostgreSQL's buffers with one untimed pass, then times
-   - the raw ceiling: our tile SQL run directly in a loop on ``--workers`` connections,
+   - the raw ceiling: our tile SQL run directly in a loop on ``--concurrency`` connections (as many as the HTTP client keeps busy),
    - landgis: ``/tiles/parcels_status/{z}/{x}/{y}.mvt``,
    - tipg: ``/collections/public.parcel/tiles/WebMercatorQuad/{z}/{x}/{y}`` with the same properties.
    This in ``--rounds`` rounds (default 5), the three taking turns within a round; before each
