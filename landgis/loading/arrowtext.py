@@ -84,8 +84,8 @@ def mojibake_mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """For each text value: is it evidently mis-decoded (mojibake)?
 
     Three tells: replacement characters and the classic byte patterns (锟斤拷, Ã, â€ ...); mostly
-    Latin-1 letters; and text that turns into Chinese when its bytes are read as UTF-8 again,
-    which is what UTF-8 decoded as GBK or as Latin-1 looks like.
+    Latin-1 letters; and text that turns into shorter Chinese when its bytes are read as UTF-8
+    again, which is what UTF-8 decoded as GBK or as Latin-1 looks like.
     """
     text = as_text(values)
     if len(text) == 0:
@@ -94,8 +94,8 @@ def mojibake_mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     non_ascii = ~_np(pc.string_is_ascii(text))
     if not non_ascii.any():
         return mask
-    latin = _np(pc.count_substring_regex(text, _LATIN1_LETTERS))
-    length = _np(pc.utf8_length(text))
+    latin = _counts(pc.count_substring_regex(text, _LATIN1_LETTERS))
+    length = _counts(pc.utf8_length(text))
     mask |= (latin >= 2) & (latin * 3 >= length)
     joined = join_nul(text).decode("utf-8")
     for codec in ("gb18030", "latin-1"):
@@ -108,13 +108,20 @@ def mojibake_mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
             )
         readable = ~_np(pc.match_substring(fixed, "\ufffd"))
         chinese = _np(pc.match_substring_regex(fixed, _CJK))
-        changed = _np(pc.not_equal(fixed, text))
-        mask |= non_ascii & readable & chinese & changed
+        # Mis-decoding always lengthens: a 3-byte UTF-8 character read as GBK gives 1.5
+        # characters, read as Latin-1 three. Real text whose GBK bytes happen to read as UTF-8
+        # ('鑰丏' reads as '老D') does not get shorter that way.
+        shorter = _counts(pc.utf8_length(fixed)) < length
+        mask |= non_ascii & readable & chinese & shorter
     return mask
 
 
 def _np(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _counts(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- JSON records
