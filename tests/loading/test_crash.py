@@ -48,6 +48,9 @@ def _state(engine: Engine) -> tuple[int, frozenset[str], int]:
 
 def _start(engine: Engine, path: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ, LANDGIS_DATABASE_URL=engine.url.render_as_string(hide_password=False))
+    # A killed load cannot remove its scratch directory: keep those beside the test's files,
+    # in pytest's temporary directory, not in /tmp.
+    env["TMPDIR"] = str(path.parent)
     landgis = str(Path(sys.executable).parent / "landgis")
     command = [landgis, "load", "parcels", str(path), "--json"]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
