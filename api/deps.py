@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine, text
 
 from landgis.accounts import Principal, Role
 from landgis.accounts.tokens import principal_for_session, principal_for_token
-from landgis.db.engine import scope_setting, set_request_context
+from landgis.db.engine import REQUEST_CONTEXT_SQL, request_context_params, scope_setting
 from landgis.errors import NotAuthenticated, PermissionDenied
 from landgis.lifecycle.workflow import Workflow, workflow_for
 from landgis.settings import Settings
@@ -155,14 +155,14 @@ def prepare_connection(conn: Connection, request: Request, settings: Settings) -
         request.state.region_scope = []
     else:
         request.state.region_scope = None if principal.region_scope is None else list(principal.region_scope)
-    set_request_context(
-        conn,
+    context = request_context_params(
         statement_timeout_ms=settings.statement_timeout_ms,
         actor=request.state.actor,
         client_addr=request.client.host if request.client else None,
         request_id=getattr(request.state, "request_id", None),
         region_codes=request.state.region_scope,
     )
+    conn.execute(REQUEST_CONTEXT_SQL, context)  # the same statement the tile front door sends
 
 
 def get_connection(request: Request, engine: EngineDep, settings: SettingsDep) -> Iterator[Connection]:

@@ -122,7 +122,8 @@ def request_context_params(
     request_id: str | None,
     region_codes: list[str] | None,
 ) -> dict[str, str]:
-    """The values of ``REQUEST_CONTEXT_SQL``."""
+    """The values of ``REQUEST_CONTEXT_SQL``: what ``set_audit_context`` and ``set_scope`` set, for a
+    web request, with its statement timeout, in one statement."""
     return {
         "ms": str(statement_timeout_ms),
         "actor": actor,
@@ -130,27 +131,6 @@ def request_context_params(
         "rid": request_id or "",
         "scope": scope_setting(region_codes),
     }
-
-
-def set_request_context(
-    conn: Connection,
-    *,
-    statement_timeout_ms: int,
-    actor: str,
-    client_addr: str | None,
-    request_id: str | None,
-    region_codes: list[str] | None,
-) -> None:
-    """``statement_timeout``, the audit context and the region scope of the current transaction,
-    in one round trip (what ``set_audit_context`` and ``set_scope`` set, for a web request)."""
-    params = request_context_params(
-        statement_timeout_ms=statement_timeout_ms,
-        actor=actor,
-        client_addr=client_addr,
-        request_id=request_id,
-        region_codes=region_codes,
-    )
-    conn.execute(REQUEST_CONTEXT_SQL, params)
 
 
 def driver_sql(clause: TextClause) -> str:
