@@ -220,3 +220,42 @@ def test_land_codes_of_a_first_load_are_looked_up_by_index(county: Connection) -
         text("SELECT idx_scan FROM pg_stat_xact_user_tables WHERE relid = 'parcel'::regclass")
     ).scalar_one()
     assert index_scans >= 60
+
+
+def test_the_gauss_kruger_zone_is_inlined_and_keeps_its_zones(county: Connection) -> None:
+    """``landgis_gk_srid`` is inlined into the queries and triggers that call it (revision
+    0017_cheaper_parcel_writes); run through the SQL-function executor it cost a call per row."""
+    plan = "\n".join(
+        county.execute(text("EXPLAIN (VERBOSE, COSTS OFF) SELECT landgis_gk_srid(geom) FROM parcel")).scalars()
+    )
+    assert "landgis_gk_srid" not in plan and "st_centroid" in plan, plan
+    zones = county.execute(
+        text(
+            "SELECT landgis_gk_srid(NULL), landgis_gk_srid(ST_Point(60, 30, 4490)),"
+            " landgis_gk_srid(ST_Point(120.6, 30, 4490)), landgis_gk_srid(ST_Point(121.49, 30, 4490)),"
+            " landgis_gk_srid(ST_Point(150, 30, 4490))"
+        )
+    ).one()
+    # NULL stays NULL; zones clamp to 75°E (4534) and 135°E (4554); 120°E is 4549, 121.5°E rounds up
+    assert tuple(zones) == (None, 4534, 4549, 4549, 4554)
+
+
+def test_colour_rules_turn_their_lists_into_arrays_once_per_rule(county: Connection) -> None:
+    """The colour refresh reads each rule's lists (states, classes ...) once per rule, not once
+    per parcel and rule (revision 0017_cheaper_parcel_writes)."""
+    county.execute(text("SET LOCAL track_functions = 'all'"))
+    county.execute(
+        text(
+            "INSERT INTO parcel (region_code, geom, renewal_status)"
+            " SELECT '330699', ST_Multi(ST_MakeEnvelope(120.6 + i * 0.001, 30.0, 120.6005 + i * 0.001, 30.0005,"
+            "  4490)), 'identified' FROM generate_series(1, 80) i"
+        )
+    )
+    rules = county.execute(text("SELECT count(*) FROM colour_rule WHERE enabled")).scalar_one()
+    calls = county.execute(
+        text("SELECT pg_stat_get_xact_function_calls('landgis_text_array(jsonb)'::regprocedure)")
+    ).scalar_one()
+    assert 0 < rules and calls is not None
+    assert calls <= 5 * rules < 80, calls  # five lists per rule; per parcel it was 80 and more
+    yellow = county.execute(text("SELECT count(*) FROM parcel_colour WHERE colour <> 'green'")).scalar_one()
+    assert yellow == 80  # and the 更新状态 rule still marks every parcel under renewal
