@@ -64,6 +64,8 @@ STAGE_COLUMNS: dict[str, str] = {
     "source": "text",
     "source_attrs": "jsonb",
 }
+#: Columns only rows written straight into ``parcel`` carry (see ``Context.columns``).
+DIRECT_COLUMNS: dict[str, str] = {"load_batch_id": "bigint", "land_code": "text"}
 _ARROW_TYPES = {
     "bigint": pa.int64(),
     "integer": pa.int32(),
@@ -120,7 +122,8 @@ class Context:
     placement: Placement
     source_name: str
     #: the columns of the COPY payload, in order: STAGE_COLUMNS, or the parcel columns when rows
-    #: go straight into ``parcel`` (then ``batch_id`` fills load_batch_id)
+    #: go straight into ``parcel`` (then ``batch_id`` fills load_batch_id, and land_code is the
+    #: 宗地代码 where it is well formed: the table held no parcels, so no parcel holds that code)
     columns: list[str] = field(default_factory=lambda: list(STAGE_COLUMNS))
     batch_id: int | None = None
     seen: dict[str, int] = field(default_factory=dict)  # key -> first row holding it
@@ -205,8 +208,9 @@ def prepare(batch: Batch, ctx: Context) -> Prepared:
 
     if ctx.batch_id is not None:
         out["load_batch_id"] = pa.array(np.full(n, ctx.batch_id, dtype=np.int64))
+        out["land_code"] = out["zddm"]  # only well-formed codes are kept as 宗地代码
     rejected = {i.row for i in issues if i.severity == "error"}
-    types = {**STAGE_COLUMNS, "load_batch_id": "bigint"}
+    types = {**STAGE_COLUMNS, **DIRECT_COLUMNS}
     table = pa.table({name: _column(out.get(name), n, _ARROW_TYPES[types[name]]) for name in ctx.columns})
     if rejected:
         keep = np.ones(n, dtype=bool)

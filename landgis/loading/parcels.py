@@ -218,7 +218,7 @@ def _run(
         placement = Placement(known=known, fetch=_fetch_via(database, conn), zones=zones, default_region=options.region)
         ctx = parcel_rows.Context(info=info, resolved=resolved, placement=placement, source_name=report.file)
         if direct:  # nothing to match or test against: rows go straight into parcel
-            ctx.columns = [*merger.written, "load_batch_id"]
+            ctx.columns = merger.direct_columns
             ctx.batch_id = batch_id
         try:
             for batch in reader.batches(info, options.batch_size):
@@ -356,6 +356,12 @@ class _Merger:
         )
         written = written_columns(resolved)
         self.written = written
+        # Rows written straight into an empty parcel table carry their batch, and their 地块码
+        # when they have a 宗地代码 (the trigger then has nothing to look up: no parcel holds it).
+        self.direct_columns = [
+            *written,
+            *(c for c in parcel_rows.DIRECT_COLUMNS if c != "land_code" or "zddm" in written),
+        ]
         # A file updates only what it holds: columns its mapping does not fill keep their values.
         # The file name and the untouched source attributes do not count as a change.
         compared = [c for c in written if c not in ("source", "source_attrs")]
@@ -419,7 +425,7 @@ class _Merger:
             # A load into a table that held no parcels: every row is new, and the checks that
             # need the database (overlaps, matched keys) have nothing to compare with.
             if not shared.failed or shared.accept_partial:
-                self._copy("parcel", [*self.written, "load_batch_id"], prepared.payload)
+                self._copy("parcel", self.direct_columns, prepared.payload)
                 result.inserted = result.staged = prepared.staged
             return result
         conn = self.conn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,23 @@ def test_invalid_code_is_kept_raw_and_reported(county: Connection, tmp_path: Pat
         ParcelLoadOptions(region="330699"),
     )
     assert again.counts["unchanged"] == 1  # matched on the raw code, not inserted twice
+
+
+def test_a_first_load_gives_each_parcel_its_land_code(county: Connection, tmp_path: Path) -> None:
+    """Into an empty table the loader writes the 地块码 itself (the 宗地代码 where it is well formed);
+    a parcel without one still gets a generated code in its region, as through the trigger."""
+    bad = dict(parcel_row(2, 200, 0), 宗地代码="临2023-15号")
+    options = ParcelLoadOptions(region="330699")  # the invalid code does not say its region
+    report = load_parcels(county, write_shapefile(tmp_path, [parcel_row(1, 0, 0), bad]), options)
+    assert report.counts["inserted"] == 2
+    codes = county.execute(text("SELECT zddm, zddm_raw, land_code FROM parcel ORDER BY zddm_raw")).all()
+    assert codes[0].land_code == codes[0].zddm == "330699001001GB00001"
+    assert codes[1].zddm is None and re.fullmatch(r"330699\d{6}L\d{6}", codes[1].land_code)
+    # a later load (the table is no longer empty) goes through the trigger and agrees with it
+    later = load_parcels(county, write_shapefile(tmp_path / "later", [parcel_row(3, 400, 0)]))
+    assert later.counts["inserted"] == 1
+    third = county.execute(text("SELECT land_code FROM parcel WHERE zddm = '330699001001GB00003'")).scalar_one()
+    assert third == "330699001001GB00003"
 
 
 def test_a_file_without_a_field_keeps_its_stored_values(county: Connection, tmp_path: Path) -> None:
