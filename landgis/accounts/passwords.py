@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -12,9 +14,13 @@ MAX_LENGTH = 256
 
 _hasher = PasswordHasher()
 
-#: A hash of a random string, verified against when the user does not exist, so that a
-#: failed log-in takes as long for an unknown name as for a wrong password.
-_DUMMY = _hasher.hash("landgis-no-such-user")
+
+@cache
+def _dummy() -> str:
+    """A hash of a fixed string, verified against when the user does not exist, so that a failed
+    log-in takes as long for an unknown name as for a wrong password. Made on first use, not at
+    import: hashing takes ~0.15 s, which every command line start would pay."""
+    return _hasher.hash("landgis-no-such-user")
 
 
 def check_strength(password: str) -> None:
@@ -35,7 +41,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored: str | None, password: str) -> bool:
     """True when ``password`` matches ``stored`` (None: no password set, always False)."""
     try:
-        return _hasher.verify(stored or _DUMMY, password) and stored is not None
+        return _hasher.verify(stored or _dummy(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
