@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pyproj import Geod
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from landgis.db.engine import set_audit_context
@@ -259,3 +259,42 @@ def test_colour_rules_turn_their_lists_into_arrays_once_per_rule(county: Connect
     assert calls <= 5 * rules < 80, calls  # five lists per rule; per parcel it was 80 and more
     yellow = county.execute(text("SELECT count(*) FROM parcel_colour WHERE colour <> 'green'")).scalar_one()
     assert yellow == 80  # and the 更新状态 rule still marks every parcel under renewal
+
+
+def test_colours_are_planned_for_the_parcels_given_whatever_the_statistics_say(engine: Engine) -> None:
+    """An ANALYZE from another session while a load's rows are uncommitted records ``parcel`` as
+    empty. The colour refresh of the load's next batch then used to be planned for one parcel and
+    re-ran its rules once per parcel (a batch of 20,000 ran for many minutes). It counts its
+    parcels from the ids it is given (revision 0017_cheaper_parcel_writes)."""
+    with engine.connect() as load, engine.connect().execution_options(isolation_level="AUTOCOMMIT") as other:
+        try:
+            with load.begin():
+                load.execute(text("INSERT INTO region (code, name, level) VALUES ('330699', '示范县', 3)"))
+                load.execute(
+                    text(
+                        "INSERT INTO parcel (region_code, geom, agreed_start_date)"
+                        " SELECT '330699', ST_Multi(ST_MakeEnvelope(120.6 + i * 0.001, 30.0, 120.6005 + i * 0.001,"
+                        "  30.0005, 4490)), DATE '2020-01-01' FROM generate_series(1, 300) i"
+                    )
+                )
+                other.execute(text("ANALYZE parcel"))  # sees none of the 300 rows
+                stats = load.execute(text("SELECT relpages, reltuples FROM pg_class WHERE oid = 'parcel'::regclass"))
+                pages, tuples = stats.one()
+                assert pages > 0 and tuples == 0  # the trap: pages full of rows, counted as none
+                plans: list[str] = []
+                dbapi = load.connection.driver_connection
+                assert dbapi is not None
+                dbapi.add_notice_handler(lambda notice: plans.append(str(notice.message_primary)))
+                load.execute(text("LOAD 'auto_explain'"))
+                load.execute(text("SET LOCAL auto_explain.log_min_duration = 0"))
+                load.execute(text("SET LOCAL auto_explain.log_nested_statements = on"))
+                load.execute(text("SET LOCAL client_min_messages = log"))
+                load.execute(text("SELECT landgis_refresh_parcel_colour(ARRAY(SELECT id FROM parcel))"))
+                load.execute(text("SET LOCAL client_min_messages = notice"))
+                colour = next(p for p in plans if "INSERT INTO parcel_colour" in p)
+                t = colour.split("CTE t\n", 1)[1].splitlines()[0]
+                assert "rows=300 " in t, colour  # not rows=1
+                assert load.execute(text("SELECT count(*) FROM parcel_colour")).scalar_one() == 300
+                load.rollback()
+        finally:
+            other.execute(text("VACUUM ANALYZE parcel"))  # later tests get an honest empty table

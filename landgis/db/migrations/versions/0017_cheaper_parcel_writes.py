@@ -54,7 +54,15 @@ COLOUR_REPLACEMENTS = [
     ("CREATE FUNCTION landgis_refresh_parcel_colour(", "CREATE OR REPLACE FUNCTION landgis_compute_parcel_colour("),
     ("LANGUAGE plpgsql AS $fn$", "LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$"),
 ]
+#: The parcels to colour, one index look-up per id: the OFFSET keeps the look-up a subquery, so
+#: the planner counts the rows of ``t`` from the ids (their number is known) and not from
+#: ``parcel``'s statistics, which may say the table is empty while a load's rows fill it.
+PARCELS_BEFORE = """      FROM parcel p
+      WHERE p.id IN (SELECT unnest($1::bigint[]))"""
+PARCELS = """      FROM unnest($1::bigint[]) AS u(id)
+      CROSS JOIN LATERAL (SELECT q.* FROM parcel q WHERE q.id = u.id OFFSET 0) AS p"""
 RULE_ARRAYS = [
+    (PARCELS_BEFORE, PARCELS),
     (RULES_BEFORE, RULES),
     ("landgis_text_array(r.params -> 'classes')", "r.classes"),
     ("landgis_text_array(r.params -> 'states')", "r.states"),
