@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError
 
 from landgis.db.engine import scope_codes, set_audit_context
-from landgis.errors import InvalidInput
+from landgis.errors import Conflict, InvalidInput
 from landgis.loading import parcel_rows, reader
 from landgis.loading import source as src
 from landgis.loading.batch import (
@@ -49,6 +50,9 @@ BATCH_SIZE = 20_000
 STAGE = "_stage_parcel"
 MATCH = "_stage_parcel_match"
 STAGE_COLUMNS = parcel_rows.STAGE_COLUMNS
+#: How long a load waits for another parcel load to finish (see ``lock_parcels``).
+LOCK_WAIT = "10min"
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass
@@ -199,6 +203,7 @@ def _run(
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
     ddl = ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS.items())
     conn.execute(text(f"CREATE TEMP TABLE {STAGE} ({ddl}) ON COMMIT DROP"))
+    lock_parcels(conn)
     merger = _Merger(conn, resolved, options, batch_id, scoped, report.file)
     direct = not merger.preexisting
     shared = _Shared(accept_partial=options.accept_partial)
@@ -265,6 +270,29 @@ def _run(
         report.message = f"新增 {inserted}, 更新 {updated}, 不变 {report.counts['unchanged']}"
     if report.counts["rejected"]:
         report.message += f"; 拒绝 {report.counts['rejected']} 行 (see the report)"
+
+
+def lock_parcels(conn: Connection, wait: str = LOCK_WAIT) -> None:
+    """One parcel load at a time, and no VACUUM or ANALYZE of ``parcel`` until this one commits.
+
+    Loads running side by side cannot see each other's rows, so overlaps between their parcels
+    would go unnoticed. An ANALYZE from another session (autovacuum's) does not count this
+    load's uncommitted rows either: it records the table as empty while it fills, and every
+    statement planned after it (the triggers' included) is planned for an empty table. SHARE
+    UPDATE EXCLUSIVE conflicts with both and with nothing that reads or edits parcels; it is
+    held until the load's transaction ends. Waits at most ``wait`` for another load.
+    """
+    previous = conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
+    conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": wait})
+    try:
+        conn.execute(text("LOCK TABLE parcel IN SHARE UPDATE EXCLUSIVE MODE"))
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise Conflict(
+            f"另一个宗地导入 (或 parcel 表的维护) 仍在进行, 已等待 {wait} (another parcel load is still running)"
+        ) from exc
+    conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": previous})
 
 
 def _regions_and_zones(conn: Connection) -> tuple[dict[str, bool], list[tuple[int, float, bytes]]]:

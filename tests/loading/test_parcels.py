@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
 
 from landgis.db.engine import set_scope
-from landgis.errors import InvalidInput
+from landgis.errors import Conflict, InvalidInput
 from landgis.loading import parcels
 from landgis.loading.batch import LoadFailed
-from landgis.loading.parcels import ParcelLoadOptions, load_parcels
+from landgis.loading.parcels import ParcelLoadOptions, load_parcels, lock_parcels
 from tests.loading.conftest import parcel_row, write_shapefile
 
 
@@ -175,6 +176,24 @@ def test_a_first_load_gives_each_parcel_its_land_code(county: Connection, tmp_pa
     assert later.counts["inserted"] == 1
     third = county.execute(text("SELECT land_code FROM parcel WHERE zddm = '330699001001GB00003'")).scalar_one()
     assert third == "330699001001GB00003"
+
+
+def test_a_second_parcel_load_waits_for_the_first(county: Connection, engine: Engine, tmp_path: Path) -> None:
+    """Until a load commits, no other load (nor a VACUUM or ANALYZE of parcel) may start: they
+    could not see its rows (overlaps between the two files would pass, and statistics would
+    call the table empty)."""
+    load_parcels(county, write_shapefile(tmp_path, [parcel_row(1, 0, 0)]))  # not committed yet
+    with engine.connect() as other:
+        with pytest.raises(Conflict, match="另一个宗地导入"):
+            lock_parcels(other, wait="200ms")
+        other.rollback()
+        with pytest.raises(OperationalError, match="lock"):  # what autovacuum's ANALYZE would meet
+            other.execute(text("LOCK TABLE parcel IN SHARE UPDATE EXCLUSIVE MODE NOWAIT"))
+        other.rollback()
+    county.rollback()  # the first load ends ...
+    with engine.connect() as other:
+        lock_parcels(other, wait="200ms")  # ... and the next may start
+        other.rollback()
 
 
 def test_a_file_without_a_field_keeps_its_stored_values(county: Connection, tmp_path: Path) -> None:
