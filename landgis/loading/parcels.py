@@ -47,6 +47,8 @@ from landgis.loading.report import Issue, LoadReport
 
 KIND = "parcels"
 BATCH_SIZE = 20_000
+#: The first batch is small: the database starts on it while the rest are read and checked.
+FIRST_BATCH_SIZE = 2_000
 STAGE = "_stage_parcel"
 MATCH = "_stage_parcel_match"
 STAGE_COLUMNS = parcel_rows.STAGE_COLUMNS
@@ -226,7 +228,7 @@ def _run(
             ctx.columns = merger.direct_columns
             ctx.batch_id = batch_id
         try:
-            for batch in reader.batches(info, options.batch_size):
+            for batch in reader.batches(info, options.batch_size, FIRST_BATCH_SIZE):
                 prepared = parcel_rows.prepare(batch, ctx)
                 report.counts["read"] += prepared.count
                 report.issues.extend(prepared.issues)
