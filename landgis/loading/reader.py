@@ -57,17 +57,16 @@ def batches(info: src.SourceInfo, batch_size: int, first_size: int | None = None
             geom_name = meta["geometry_name"] or "wkb_geometry"
             first = 1
             wanted = step
-            pending: list[pa.RecordBatch] = []
+            pending: pa.Table | None = None
             for record_batch in reader:
-                pending.append(record_batch)
-                if sum(b.num_rows for b in pending) < wanted:
-                    continue
-                batch = _batch(first, pa.Table.from_batches(pending), geom_name, info, raw_text)
-                yield batch
-                first += len(batch)
-                pending, wanted = [], batch_size
-            if pending:
-                yield _batch(first, pa.Table.from_batches(pending), geom_name, info, raw_text)
+                table = pa.Table.from_batches([record_batch])
+                pending = table if pending is None else pa.concat_tables([pending, table])
+                while pending.num_rows >= wanted:
+                    yield _batch(first, pending.slice(0, wanted), geom_name, info, raw_text)
+                    first += wanted
+                    pending, wanted = pending.slice(wanted), batch_size
+            if pending is not None and pending.num_rows:
+                yield _batch(first, pending, geom_name, info, raw_text)
     except InvalidInput:
         raise
     except Exception as exc:

@@ -134,3 +134,15 @@ def test_a_zipped_filegdb_loads(county: Connection, tmp_path: Path) -> None:
     assert report.file == "宗地库.zip/宗地.gdb"
     assert report.source["driver"] == "OpenFileGDB"
     assert _stored(county) == EXPECTED
+
+
+def test_the_first_batch_is_small_and_no_row_is_lost_between_batches(tmp_path: Path) -> None:
+    from landgis.loading import reader, source
+
+    rows = [parcel_row(n, 100 * (n % 50), 100 * (n // 50)) for n in range(1, 251)]
+    info = source.inspect(write_shapefile(tmp_path, rows), encoding=None, crs=None, hint_lon=None, layer=None)
+    batches = list(reader.batches(info, 100, first_size=30))
+    assert [(b.first, len(b)) for b in batches] == [(1, 30), (31, 100), (131, 100), (231, 20)]
+    codes = [code for b in batches for code in b.table.column("宗地代码").to_pylist()]
+    assert codes == [r["宗地代码"] for r in rows]  # every row once, in file order
+    assert all(len(b.geoms) == len(b) for b in batches)
