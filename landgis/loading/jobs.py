@@ -38,7 +38,7 @@ KINDS = ("parcels", "enterprises", "occupancy", "figures")
 STALE_AFTER_S = 300.0
 HEARTBEAT_S = 30.0
 #: Exit codes, as `landgis load` uses them (docs/cli.md).
-EXIT_OK, EXIT_FAILURE, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_PARTIAL = 0, 1, 3, 4, 7
+EXIT_OK, EXIT_FAILURE, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_PARTIAL = 0, 1, 3, 4, 5, 7
 #: Options a client may set, per kind, with their types. Mapping files are not accepted over
 #: HTTP (they would name a path on the server): presets only.
 OPTIONS: dict[str, dict[str, type]] = {
@@ -284,7 +284,8 @@ def run_job(engine: Engine, settings: Settings, job_id: uuid.UUID, path: Path, *
         _finish(engine, job_id, "failed", EXIT_INVALID, exc.report.message or exc.message, exc.report)
         return
     except LandgisError as exc:
-        code = EXIT_NOT_FOUND if isinstance(exc, NotFound) else EXIT_INVALID if isinstance(exc, InvalidInput) else 1
+        codes = {NotFound: EXIT_NOT_FOUND, InvalidInput: EXIT_INVALID, Conflict: EXIT_CONFLICT}
+        code = next((c for kind, c in codes.items() if isinstance(exc, kind)), EXIT_FAILURE)
         _finish(engine, job_id, "failed", code, exc.message, None)
         return
     except Exception:

@@ -189,6 +189,7 @@ def _run(
     report: LoadReport,
     progress: Progress,
 ) -> None:
+    lock_parcels(conn)  # first: after a wait for another load, everything below is current
     previous = previous_batch(conn, KIND, report.checksum)
     batch_extra = {"mapping": resolved.mapping.name, "dry_run": options.dry_run, **options.extra}
     batch_id = open_batch(conn, KIND, report, options, batch_extra)
@@ -205,7 +206,6 @@ def _run(
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
     ddl = ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS.items())
     conn.execute(text(f"CREATE TEMP TABLE {STAGE} ({ddl}) ON COMMIT DROP"))
-    lock_parcels(conn)
     merger = _Merger(conn, resolved, options, batch_id, scoped, report.file)
     direct = not merger.preexisting
     shared = _Shared(accept_partial=options.accept_partial)
@@ -274,7 +274,7 @@ def _run(
         report.message += f"; 拒绝 {report.counts['rejected']} 行 (see the report)"
 
 
-def lock_parcels(conn: Connection, wait: str = LOCK_WAIT) -> None:
+def lock_parcels(conn: Connection, wait: str | None = None) -> None:
     """One parcel load at a time, and no VACUUM or ANALYZE of ``parcel`` until this one commits.
 
     Loads running side by side cannot see each other's rows, so overlaps between their parcels
@@ -282,8 +282,9 @@ def lock_parcels(conn: Connection, wait: str = LOCK_WAIT) -> None:
     load's uncommitted rows either: it records the table as empty while it fills, and every
     statement planned after it (the triggers' included) is planned for an empty table. SHARE
     UPDATE EXCLUSIVE conflicts with both and with nothing that reads or edits parcels; it is
-    held until the load's transaction ends. Waits at most ``wait`` for another load.
+    held until the load's transaction ends. Waits at most ``wait`` (default ``LOCK_WAIT``).
     """
+    wait = wait or LOCK_WAIT
     previous = conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
     conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": wait})
     try:

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from api.main import create_app
+from landgis.loading import parcels
 from landgis.settings import Settings
 from tests.loading.conftest import (
     empty_parcels,
@@ -149,6 +150,22 @@ def test_refused_rows_fail_the_job_and_write_nothing(
     partial = _wait(service, _post(service, body, accept_partial="true").json()["id"])
     assert (partial["status"], partial["exit_code"], partial["counts"]["inserted"]) == ("partial", 7, 1)
     assert list(uploads.iterdir()) == []
+
+
+def test_a_job_behind_another_parcel_load_gives_up_with_the_conflict_code(
+    service: TestClient,
+    scratch_county: Engine,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(parcels, "LOCK_WAIT", "300ms")
+    with scratch_county.connect() as other_load:
+        other_load.execute(text("LOCK TABLE parcel IN SHARE UPDATE EXCLUSIVE MODE"))  # what a running load holds
+        job = _wait(service, _post(service, _zipped(tmp_path / "in", [parcel_row(1, 0, 0)])).json()["id"])
+        other_load.rollback()
+    assert (job["status"], job["exit_code"]) == ("failed", 5)  # 5: conflict, as on the command line
+    assert "另一个宗地导入" in job["message"]
+    assert _parcel_count(scratch_county) == 0
 
 
 def test_a_file_over_the_limit_is_refused_before_it_is_stored(service: TestClient, uploads: Path) -> None:

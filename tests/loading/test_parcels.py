@@ -192,7 +192,7 @@ def test_a_second_parcel_load_waits_for_the_first(county: Connection, engine: En
         other.rollback()
     county.rollback()  # the first load ends ...
     with engine.connect() as other:
-        lock_parcels(other, wait="200ms")  # ... and the next may start
+        lock_parcels(other, wait="5s")  # ... and the next may start (5 s: autovacuum may be on parcel)
         other.rollback()
 
 
