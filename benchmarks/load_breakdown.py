@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 from collections.abc import Callable
 
@@ -122,8 +123,8 @@ def main() -> None:
                 if before is not None and after is not None:
                     cpu.append(after - before)
                 conn.rollback()
-            cpu_s = sorted(cpu)[len(cpu) // 2] if cpu else float("nan")
-            wall_s = sorted(wall)[len(wall) // 2]
+            cpu_s = statistics.median(cpu) if cpu else float("nan")
+            wall_s = statistics.median(wall)
             if baseline is None:
                 baseline = cpu_s
             print(f"| {label} | {cpu_s:.2f} | {baseline - cpu_s:+.2f} | {wall_s:.2f} |", flush=True)

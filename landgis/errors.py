@@ -6,6 +6,7 @@ project, no stack traces). ``api/errors.py`` maps each class to one HTTP status.
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any
 
 
@@ -58,3 +59,31 @@ class ClusterError(LandgisError):
     """The project-local PostgreSQL cluster could not be installed, created or started."""
 
     code = "cluster_error"
+
+
+class ExitCode(IntEnum):
+    """Exit codes scripts can rely on (documented in docs/cli.md): the command line's, and a
+    load job's over HTTP."""
+
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    INVALID_INPUT = 3
+    NOT_FOUND = 4
+    CONFLICT = 5
+    DATABASE = 6
+    PARTIAL = 7
+
+
+_EXIT_FOR = (
+    (InvalidInput, ExitCode.INVALID_INPUT),
+    (NotFound, ExitCode.NOT_FOUND),
+    (Conflict, ExitCode.CONFLICT),
+    (DatabaseUnavailable, ExitCode.DATABASE),
+    (ClusterError, ExitCode.DATABASE),
+)
+
+
+def exit_code_for(exc: LandgisError) -> ExitCode:
+    """The documented exit code of a core error."""
+    return next((c for cls, c in _EXIT_FOR if isinstance(exc, cls)), ExitCode.FAILURE)

@@ -13,7 +13,8 @@ import yaml
 from rich.cells import cell_len
 from rich.table import Column, Table
 
-from landgis.cli.common import ExitCode, console, engine, info, reported_errors
+from landgis.cli.common import console, engine, info, reported_errors
+from landgis.errors import ExitCode
 
 app = typer.Typer(no_args_is_help=True)
 

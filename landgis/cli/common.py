@@ -5,45 +5,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import IntEnum
 
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from landgis.errors import (
-    ClusterError,
-    Conflict,
-    DatabaseUnavailable,
-    InvalidInput,
-    LandgisError,
-    NotFound,
-)
+from landgis.errors import ExitCode, LandgisError, exit_code_for
 from landgis.settings import Settings
 
 console = Console(stderr=True, highlight=False)
-
-
-class ExitCode(IntEnum):
-    """Exit codes scripts can rely on (documented in docs/cli.md)."""
-
-    OK = 0
-    FAILURE = 1
-    USAGE = 2
-    INVALID_INPUT = 3
-    NOT_FOUND = 4
-    CONFLICT = 5
-    DATABASE = 6
-    PARTIAL = 7
-
-
-_EXIT_FOR = (
-    (InvalidInput, ExitCode.INVALID_INPUT),
-    (NotFound, ExitCode.NOT_FOUND),
-    (Conflict, ExitCode.CONFLICT),
-    (DatabaseUnavailable, ExitCode.DATABASE),
-    (ClusterError, ExitCode.DATABASE),
-)
 
 
 def settings() -> Settings:
@@ -60,11 +30,6 @@ def engine(cfg: Settings | None = None) -> Engine:
 
 def info(message: str) -> None:
     console.print(message)
-
-
-def exit_code_for(exc: LandgisError) -> ExitCode:
-    """The documented exit code of a core error."""
-    return next((c for cls, c in _EXIT_FOR if isinstance(exc, cls)), ExitCode.FAILURE)
 
 
 @contextmanager

@@ -13,7 +13,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from landgis.cli.common import ExitCode, console, engine, info, reported_errors
+from landgis.cli.common import console, engine, info, reported_errors
+from landgis.errors import ExitCode
 
 app = typer.Typer(no_args_is_help=False, invoke_without_command=True)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from landgis.cli.common import ExitCode, console, engine, exit_code_for, reported_errors
-from landgis.errors import LandgisError
+from landgis.cli.common import console, engine, reported_errors
+from landgis.errors import ExitCode, LandgisError, exit_code_for
 from landgis.loading.batch import LoadFailed, LoadOptions, committed
 from landgis.loading.report import LoadReport
 

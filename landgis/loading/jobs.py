@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from landgis.db.engine import set_scope
-from landgis.errors import Conflict, InvalidInput, LandgisError, NotFound
+from landgis.errors import Conflict, ExitCode, InvalidInput, LandgisError, NotFound, exit_code_for
 from landgis.loading import upload
 from landgis.loading.batch import LoadFailed
 from landgis.loading.report import LoadReport
@@ -37,8 +37,6 @@ KINDS = ("parcels", "enterprises", "occupancy", "figures")
 #: A job whose worker has not been heard of for this long was interrupted (the process died).
 STALE_AFTER_S = 300.0
 HEARTBEAT_S = 30.0
-#: Exit codes, as `landgis load` uses them (docs/cli.md).
-EXIT_OK, EXIT_FAILURE, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_PARTIAL = 0, 1, 3, 4, 5, 7
 #: Options a client may set, per kind, with their types. Mapping files are not accepted over
 #: HTTP (they would name a path on the server): presets only.
 OPTIONS: dict[str, dict[str, type]] = {
@@ -171,9 +169,9 @@ def get_job(conn: Connection, job_id: uuid.UUID, caller_scope: list[str] | None)
                 "UPDATE load_job SET status = 'failed', exit_code = :code, message = :message, finished_at = now()"
                 " WHERE id = :id AND status IN ('queued', 'running')"
             ),
-            {"id": job_id, "code": EXIT_FAILURE, "message": message},
+            {"id": job_id, "code": int(ExitCode.FAILURE), "message": message},
         )
-        job.update(status="failed", exit_code=EXIT_FAILURE, message=message)
+        job.update(status="failed", exit_code=int(ExitCode.FAILURE), message=message)
     return job
 
 
@@ -281,23 +279,21 @@ def run_job(engine: Engine, settings: Settings, job_id: uuid.UUID, path: Path, *
                 raise
             conn.commit()
     except LoadFailed as exc:
-        _finish(engine, job_id, "failed", EXIT_INVALID, exc.report.message or exc.message, exc.report)
+        _finish(engine, job_id, "failed", ExitCode.INVALID_INPUT, exc.report.message or exc.message, exc.report)
         return
     except LandgisError as exc:
-        codes = {NotFound: EXIT_NOT_FOUND, InvalidInput: EXIT_INVALID, Conflict: EXIT_CONFLICT}
-        code = next((c for kind, c in codes.items() if isinstance(exc, kind)), EXIT_FAILURE)
-        _finish(engine, job_id, "failed", code, exc.message, None)
+        _finish(engine, job_id, "failed", exit_code_for(exc), exc.message, None)
         return
     except Exception:
         log.exception("load job %s: unexpected error", job_id)
-        _finish(engine, job_id, "failed", EXIT_FAILURE, "内部错误, 未写入任何数据 (internal error)", None)
+        _finish(engine, job_id, "failed", ExitCode.FAILURE, "内部错误, 未写入任何数据 (internal error)", None)
         return
     partial = bool(job["options"].get("accept_partial")) and report.counts.get("rejected", 0) > 0
     _finish(
         engine,
         job_id,
         "partial" if partial else "succeeded",
-        EXIT_PARTIAL if partial else EXIT_OK,
+        ExitCode.PARTIAL if partial else ExitCode.OK,
         report.message,
         report,
     )
@@ -376,7 +372,7 @@ def _finish(
             ),
             {
                 "status": status,
-                "code": exit_code,
+                "code": int(exit_code),
                 "message": message,
                 "report": _json(report.to_dict()) if report is not None else None,
                 # a dry run's batch was rolled back with everything else

@@ -389,10 +389,7 @@ class _Merger:
         self.written = written
         # Rows written straight into an empty parcel table carry their batch, and their 地块码
         # when they have a 宗地代码 (the trigger then has nothing to look up: no parcel holds it).
-        self.direct_columns = [
-            *written,
-            *(c for c in parcel_rows.DIRECT_COLUMNS if c != "land_code" or "zddm" in written),
-        ]
+        self.direct_columns = [*written, "load_batch_id", *(["land_code"] if "zddm" in written else [])]
         # A file updates only what it holds: columns its mapping does not fill keep their values.
         # The file name and the untouched source attributes do not count as a change.
         compared = [c for c in written if c not in ("source", "source_attrs")]
