@@ -28,6 +28,15 @@ DEMO_PARCELS = 400
 DEMO_SEED = 20221231
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A browser test that the browser process died under runs once more, in a new browser
+    (pytest-rerunfailures; the report shows the rerun as R). Only that error: a failed assertion
+    or a timeout in the page is the application's and fails at once."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.flaky(reruns=1, only_rerun=["TargetClosedError"]))
+
+
 def _admin_url(settings: Settings) -> URL:
     if settings.database_url:
         return make_url(settings.database_url).set(drivername="postgresql+psycopg", database="postgres")
@@ -218,18 +227,45 @@ def demo_client_for(settings: Settings, demo_engine: Engine, demo_db: Connection
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's headless Chromium under Playwright (tests/browser.py serves the app to it)."""
+def _chromium() -> Iterator[dict[str, object]]:
+    """One Playwright driver per module and the Chromium it launched (see ``browser``)."""
     from tests.browser import ARGS, CHROMIUM
 
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: run `bash scripts/bootstrap.sh --test`")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
+    # The driver copies its environment at start: with pw:browser it writes the browser's own
+    # stderr to ours, so a test the browser dies in shows why among its captured output.
+    saved = os.environ.get("DEBUG")
+    os.environ["DEBUG"] = "pw:browser"
+    try:
+        manager = sync_playwright()
+        p = manager.start()
+    finally:
+        if saved is None:
+            del os.environ["DEBUG"]
+        else:
+            os.environ["DEBUG"] = saved
+    held: dict[str, object] = {"launch": lambda: p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)}
+    held["browser"] = held["launch"]()  # type: ignore[operator]
+    try:
+        yield held
+    finally:
+        browser = held["browser"]
+        if browser.is_connected():  # type: ignore[attr-defined]
+            browser.close()  # type: ignore[attr-defined]
+        manager.__exit__(None, None, None)
+
+
+@pytest.fixture
+def browser(_chromium: dict[str, object]) -> object:
+    """Debian's headless Chromium under Playwright (tests/browser.py serves the app to it),
+    launched once per module; a test that finds it gone (it crashed in an earlier test, which
+    failed for it) gets a new one rather than failing too."""
+    if not _chromium["browser"].is_connected():  # type: ignore[attr-defined]
+        _chromium["browser"] = _chromium["launch"]()  # type: ignore[operator]
+    return _chromium["browser"]
 
 
 @pytest.fixture

@@ -97,7 +97,8 @@ def test_map_popup_dossier_and_search(server: str, browser: object, demo_db: Con
     assert zddm in tab.inner_text("#title")
     assert all(name in text_all for name in firms)
     assert tab.locator("#enterprises canvas").count() == len(firms)
-    assert tab.evaluate("document.getElementById('qr').naturalWidth") > 0
+    # The QR code is an <img>: data-ready says the dossier was drawn, not that the image has arrived.
+    tab.wait_for_function("(q => q.complete && q.naturalWidth > 0)(document.getElementById('qr'))", timeout=30_000)
     assert "入库" in tab.inner_text("#timeline")
     tab.screenshot(path=str(ARTIFACTS / "dossier.png"), full_page=True)
     tab_watch.check()
