@@ -89,6 +89,29 @@ def set_scope(conn: Connection, region_codes: list[str] | None) -> None:
     conn.execute(text("SELECT set_config('landgis.scope', :scope, true)"), {"scope": scope_setting(region_codes)})
 
 
+@contextmanager
+def unscoped(conn: Connection) -> Iterator[None]:
+    """Every row visible to the statements inside, whatever the transaction's region scope.
+
+    For checks that must find rows outside the caller's scope (a 宗地代码 or 统一社会信用代码 that
+    another county's parcel or firm holds), so as to refuse the row that would take them over. A
+    superuser sees them anyway; a role that row-level security binds (a table owner that is not
+    a superuser: the scoped tables have FORCE ROW LEVEL SECURITY) sees only its scope otherwise.
+    Inside, ``landgis_in_scope()`` says yes to everything: a check tests the caller's scope
+    itself. Reads only: writes belong under the caller's scope, where the policies' WITH CHECK
+    applies, and the scope is back as it was when the block ends, however it ends.
+    """
+    saved = conn.execute(text("SELECT current_setting('landgis.scope', true)")).scalar()
+    conn.execute(_SET_SCOPE, {"scope": "*"})
+    try:
+        yield
+    finally:
+        conn.execute(_SET_SCOPE, {"scope": saved})
+
+
+_SET_SCOPE = text("SELECT set_config('landgis.scope', :scope, true)")
+
+
 def scope_setting(region_codes: list[str] | None) -> str:
     """The ``landgis.scope`` value for a scope: ``*`` unrestricted, ``-`` nothing, else the codes."""
     return "*" if region_codes is None else (",".join(region_codes) or "-")

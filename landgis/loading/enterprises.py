@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from landgis import codes
-from landgis.db.engine import set_audit_context
+from landgis.db.engine import scope_codes, set_audit_context, unscoped
 from landgis.errors import InvalidInput
 from landgis.loading import values
 from landgis.loading.batch import (
@@ -269,6 +269,23 @@ def _enterprise_ids(
                 "缺少统一社会信用代码和企业名称",
             )
             ids.append(None)
+    if scope_codes(conn) is not None:
+        # A superuser's look-ups above see every firm: figures or land use for one outside the
+        # caller's scope would be written to it. (A role that row-level security binds finds
+        # none of them, and says so as enterprise_unknown.)
+        hidden = _not_visible(conn, sorted({i for i in ids if i is not None}))
+        for index, eid in enumerate(ids):
+            if eid in hidden:
+                code = usccs[index]
+                report.flag(
+                    table.sheet_row(index),
+                    table.columns.get("uscc" if code else "name", "统一社会信用代码"),
+                    "error",
+                    "out_of_scope",
+                    "企业不在您的管辖范围内 (firm outside your region scope)",
+                    code or names[index],
+                )
+                ids[index] = None
     return ids
 
 
@@ -399,6 +416,7 @@ def _prepare_enterprises(conn: Connection, table: Table, report: LoadReport) -> 
             {"c": sorted({r for r in regions if r})},
         )
     }
+    refused: set[int] = set()
     for index, region in enumerate(regions):
         if region and region not in known:
             report.flag(
@@ -410,6 +428,7 @@ def _prepare_enterprises(conn: Connection, table: Table, report: LoadReport) -> 
                 region,
             )
         elif region and not known[region]:
+            refused.add(index)
             report.flag(
                 table.sheet_row(index),
                 table.columns.get("region_code", ""),
@@ -418,7 +437,83 @@ def _prepare_enterprises(conn: Connection, table: Table, report: LoadReport) -> 
                 f"行政区 {region} 不在您的管辖范围内 (outside your region scope)",
                 region,
             )
+    _refuse_firms_out_of_scope(conn, table, usccs, names, regions, refused, report)
     return frame
+
+
+def _refuse_firms_out_of_scope(
+    conn: Connection,
+    table: Table,
+    usccs: list[str | None],
+    names: list[str | None],
+    regions: list[str | None],
+    refused: set[int],
+    report: LoadReport,
+) -> None:
+    """A scoped caller's row may not update a firm their scope does not reach: the register row
+    with its 统一社会信用代码 (or, without one, its exact name) would take it over. Looked up in
+    the whole table (``unscoped``): a role that row-level security binds would not see the firm,
+    and its INSERT would then fail on the code's unique index instead of saying why. Rows in
+    ``refused`` already failed for their own 所在乡镇 and are not flagged twice.
+
+    A new firm needs a 所在乡镇 from such a caller: without one no scope but the unrestricted
+    reaches it, so the clerk would register a firm they could not see again (and row-level
+    security, where it binds the loader, refuses the insert outright)."""
+    if scope_codes(conn) is None:
+        return
+    with unscoped(conn):
+        by_code: dict[str, int] = dict(
+            conn.execute(
+                text("SELECT uscc, id FROM enterprise WHERE uscc = ANY(:c)"), {"c": [c for c in usccs if c]}
+            ).all()
+        )
+        by_name: dict[str, list[int]] = {}
+        uncoded = sorted({n for c, n in zip(usccs, names, strict=True) if n and not c})
+        for name, eid in conn.execute(
+            text("SELECT name, id FROM enterprise WHERE uscc IS NULL AND name = ANY(:n)"), {"n": uncoded}
+        ):
+            by_name.setdefault(name, []).append(eid)
+    hidden = _not_visible(conn, [*by_code.values(), *(i for ids in by_name.values() for i in ids)])
+    for index, (code, name) in enumerate(zip(usccs, names, strict=True)):
+        if index in refused:
+            continue
+        if code and by_code.get(code, 0) in hidden:
+            column, value = table.columns.get("uscc", "统一社会信用代码"), code
+        elif not code and name and hidden.intersection(by_name.get(name, [])):
+            column, value = table.columns.get("name", "企业名称"), name
+        elif not regions[index] and (code not in by_code if code else bool(name) and name not in by_name):
+            report.flag(
+                table.sheet_row(index),
+                table.columns.get("region_code", "所在乡镇"),
+                "error",
+                "region_required",
+                "新登记的企业须填写所在乡镇: 您的账号限于部分行政区 (a new firm needs its region under a scope)",
+                None,
+            )
+            continue
+        else:
+            continue
+        report.flag(
+            table.sheet_row(index),
+            column,
+            "error",
+            "out_of_scope",
+            "该企业已登记在您的管辖范围以外 (a firm outside your region scope holds this code)",
+            value,
+        )
+
+
+def _not_visible(conn: Connection, ids: list[int]) -> set[int]:
+    """Of these enterprises, those the transaction's region scope does not reach (the test of the
+    enterprise policy: its region, or a parcel it uses, in scope)."""
+    if not ids:
+        return set()
+    return set(
+        conn.execute(
+            text("SELECT i FROM unnest(CAST(:ids AS bigint[])) AS i WHERE NOT landgis_enterprise_visible(i)"),
+            {"ids": ids},
+        ).scalars()
+    )
 
 
 def _mojibake(text_: str) -> bool:

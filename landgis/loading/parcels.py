@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
 
-from landgis.db.engine import scope_codes, set_audit_context
+from landgis.db.engine import scope_codes, set_audit_context, unscoped
 from landgis.errors import Conflict, InvalidInput
 from landgis.loading import parcel_rows, reader
 from landgis.loading import source as src
@@ -55,6 +55,10 @@ STAGE_COLUMNS = parcel_rows.STAGE_COLUMNS
 #: How long a load waits for another parcel load to finish (see ``lock_parcels``).
 LOCK_WAIT = "10min"
 LOCK_NOT_AVAILABLE = "55P03"
+#: "Parcel ``p`` is in the caller's scope", for the checks that see every parcel (``_Merger``).
+IN_CALLER_SCOPE = (
+    "(CAST(:prefixes AS text[]) IS NULL OR coalesce(p.region_code LIKE ANY (CAST(:prefixes AS text[])), false))"
+)
 
 
 @dataclass
@@ -201,13 +205,13 @@ def _run(
     # and rolls the load back (instead of finishing a merge nobody will commit).
     conn.execute(text("SELECT set_config('client_connection_check_interval', '1000', true)"))
     # '*' (an unrestricted user) is no scope at all: every existing parcel may be updated.
-    scoped = scope_codes(conn) is not None
+    scope = scope_codes(conn)
     known, zones = _regions_and_zones(conn)
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
     ddl = ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS.items())
     conn.execute(text(f"CREATE TEMP TABLE {STAGE} ({ddl}) ON COMMIT DROP"))
-    merger = _Merger(conn, resolved, options, batch_id, scoped, report.file)
-    direct = not merger.preexisting
+    merger = _Merger(conn, resolved, options, batch_id, scope, report.file)
+    direct = merger.direct
     shared = _Shared(accept_partial=options.accept_partial)
     rejected: set[int] = set()
     totals = _Merged(issues=[])
@@ -360,7 +364,13 @@ class _Merger:
     parcel id); the INSERT then anti-joins that small table rather than ``parcel`` itself, whose
     own growth during the statement would make a nested-loop plan quadratic. When the table held
     no parcels before the load there is nothing to match, update or overlap, and the batch is
-    a plain INSERT.
+    COPYed straight into ``parcel`` (``direct``).
+
+    The checks read the whole table, whatever the caller's region scope (``unscoped``): a parcel
+    outside it must still be found, to refuse the row that would take it over or overlap it. They
+    test the caller's scope themselves (``IN_CALLER_SCOPE``); the writes run under it. A role that
+    row-level security binds cannot COPY into ``parcel`` (PostgreSQL refuses COPY FROM under it),
+    so its first load goes through the stage as every other load does.
     """
 
     def __init__(
@@ -369,18 +379,23 @@ class _Merger:
         resolved: ResolvedMapping,
         options: ParcelLoadOptions,
         batch_id: int,
-        scoped: bool,
+        scope: list[str] | None,
         file: str,
     ) -> None:
         self.conn = conn
         self.options = options
         self.batch_id = batch_id
-        self.scoped = scoped
+        self.scoped = scope is not None
+        # The caller's scope as the checks test it: LIKE patterns of its region codes.
+        self.scope_params = {"prefixes": None if scope is None else [f"{code}%" for code in scope]}
         self.file = file
         self.key = resolved.mapping.key
         self.key_column = resolved.source_for(self.key) or self.key
         self.zddm_column = resolved.source_for("zddm")
-        self.preexisting = bool(conn.execute(text("SELECT EXISTS (SELECT 1 FROM parcel)")).scalar())
+        with unscoped(conn):
+            self.preexisting = bool(conn.execute(text("SELECT EXISTS (SELECT 1 FROM parcel)")).scalar())
+        row_security = bool(conn.execute(text("SELECT row_security_active('parcel')")).scalar())
+        self.direct = not self.preexisting and not row_security
         conn.execute(text(f"DROP TABLE IF EXISTS {MATCH}"))
         conn.execute(
             text(f"CREATE TEMP TABLE {MATCH} (row_no integer NOT NULL, parcel_id bigint NOT NULL) ON COMMIT DROP")
@@ -415,7 +430,7 @@ class _Merger:
             f"WITH s AS MATERIALIZED (SELECT s.row_no, s.geom, m.parcel_id FROM {STAGE} s"
             f"  LEFT JOIN {MATCH} m ON m.row_no = s.row_no LEFT JOIN parcel q ON q.id = m.parcel_id"
             "  WHERE q.id IS NULL OR NOT q.geom = s.geom)"
-            " SELECT s.row_no, coalesce(p.zddm, p.zddm_raw, p.contract_no, p.id::text), landgis_in_scope(p.region_code),"
+            f" SELECT s.row_no, coalesce(p.zddm, p.zddm_raw, p.contract_no, p.id::text), {IN_CALLER_SCOPE},"
             "       ST_Area(ST_Intersection(s.geom, p.geom)) / least(ST_Area(s.geom), ST_Area(p.geom))"
             " FROM s JOIN parcel p ON ST_Intersects(s.geom, p.geom)"
             " WHERE p.id IS DISTINCT FROM s.parcel_id"
@@ -441,7 +456,7 @@ class _Merger:
         )
         self.scope_sql = text(
             f"SELECT m.row_no, p.region_code FROM {MATCH} m JOIN parcel p ON p.id = m.parcel_id"
-            " WHERE NOT landgis_in_scope(p.region_code)"
+            f" WHERE NOT {IN_CALLER_SCOPE}"
         )
 
     def batch(self, prepared: parcel_rows.Prepared, shared: _Shared) -> _Merged:
@@ -449,7 +464,7 @@ class _Merger:
         result = _Merged(issues=[])
         if prepared.staged == 0:
             return result
-        if not self.preexisting:
+        if self.direct:
             # A load into a table that held no parcels: every row is new, and the checks that
             # need the database (overlaps, matched keys) have nothing to compare with.
             if not shared.failed or shared.accept_partial:
@@ -459,9 +474,10 @@ class _Merger:
         conn = self.conn
         conn.execute(text(f"TRUNCATE {STAGE}, {MATCH}"))
         self._copy(STAGE, list(STAGE_COLUMNS), prepared.payload)
-        for sql in self.match_sql:
-            conn.execute(sql)
-        bad = self._check(result)
+        with unscoped(conn):
+            for sql in self.match_sql:
+                conn.execute(sql)
+            bad = self._check(result)
         if bad:
             shared.fail()
         if shared.failed and not shared.accept_partial:
@@ -492,7 +508,7 @@ class _Merger:
             bad.add(int(row))
 
         for row_no, code, visible, share in conn.execute(
-            self.overlap_sql, {"batch": self.batch_id, "t": self.options.overlap_threshold}
+            self.overlap_sql, {"batch": self.batch_id, "t": self.options.overlap_threshold, **self.scope_params}
         ):
             label = code if visible else "(管辖范围外的宗地)"
             flag(
@@ -508,7 +524,7 @@ class _Merger:
             for row_no, zddm in conn.execute(self.taken_sql):
                 flag(row_no, str(self.zddm_column), "duplicate_key", "宗地代码已属于另一宗已有宗地 (code in use)", zddm)
         if self.scoped:
-            for row_no, region in conn.execute(self.scope_sql):
+            for row_no, region in conn.execute(self.scope_sql, self.scope_params):
                 flag(
                     row_no,
                     self.key_column,

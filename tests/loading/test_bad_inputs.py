@@ -102,10 +102,19 @@ def test_occupancy_cannot_reach_another_countys_parcel(baseline: Connection, tmp
         f"统一社会信用代码,企业名称,宗地代码,使用面积(亩),权属\n{USCC_1},示范县第1机械有限公司,330699001001GB00001,10,自有\n",
         encoding="utf-8",
     )
+    register = tmp_path / "企业名录.csv"
+    register.write_text(
+        f"统一社会信用代码,企业名称,所在乡镇\n{USCC_1},示范县第1机械有限公司,330699\n", encoding="utf-8"
+    )
+    enterprises.load_enterprises(baseline, register)  # the firm is 330699's
     set_scope(baseline, ["330698"])
     with pytest.raises(LoadFailed) as failure:
         enterprises.load_occupancy(baseline, table)
-    assert [(i.row, i.code) for i in failure.value.report.errors] == [(2, "parcel_unknown")]
+    # Both ends are another county's: the parcel is not there for this clerk, the firm is refused.
+    assert sorted((i.row, i.field, i.code) for i in failure.value.report.errors) == [
+        (2, "宗地代码", "parcel_unknown"),
+        (2, "统一社会信用代码", "out_of_scope"),
+    ]
     set_scope(baseline, ["330699"])
     assert enterprises.load_occupancy(baseline, table).counts["inserted"] == 1
 
