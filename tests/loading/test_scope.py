@@ -93,6 +93,7 @@ def test_a_clerk_is_told_of_an_overlap_with_a_parcel_they_cannot_see(bound_by_rl
     assert [r.zddm for r in _as_superuser(bound_by_rls)] == ["330698001001GB00001", "330699001001GB00001"]
 
 
+REGISTER = "统一社会信用代码,企业名称,行政区划代码"
 FIRMS = [
     (make_uscc(1), "示范县第1机械有限公司", "330699"),
     (None, "示范县无码五金厂", "330699"),
@@ -109,7 +110,7 @@ def _csv(path: Path, header: str, rows: list[tuple]) -> Path:
 def _firms(conn: Connection, tmp_path: Path) -> None:
     """330699's firm with a code and one without, and 330698's firm, loaded by a batch job."""
     _neighbour_county(conn)
-    register = _csv(tmp_path / "firms.csv", "统一社会信用代码,企业名称,行政区划代码", FIRMS)
+    register = _csv(tmp_path / "firms.csv", REGISTER, FIRMS)
     assert load_enterprises(conn, register).counts["inserted"] == 3
 
 
@@ -123,6 +124,13 @@ def _register(conn: Connection) -> set[tuple]:
     return firms
 
 
+def _refused_register(conn: Connection, path: Path, rows: list[tuple]) -> list[tuple]:
+    """(row, field, code) of each error of a register load that must fail."""
+    with pytest.raises(LoadFailed) as failure:
+        load_enterprises(conn, _csv(path, REGISTER, rows))
+    return [(i.row, i.field, i.code) for i in failure.value.report.errors]
+
+
 def test_a_clerks_register_cannot_take_over_another_countys_firms(login: Connection, tmp_path: Path) -> None:
     _firms(login, tmp_path)
     set_scope(login, ["330698"])
@@ -131,16 +139,14 @@ def test_a_clerks_register_cannot_take_over_another_countys_firms(login: Connect
         (None, "示范县无码五金厂", "330698"),  # 330699's firm without a code, by its name
         (make_uscc(3, "330698"), "邻县第3纺织股份有限公司", "330698"),  # the clerk's own firm
     ]
-    with pytest.raises(LoadFailed) as failure:
-        load_enterprises(login, _csv(tmp_path / "mine.csv", "统一社会信用代码,企业名称,行政区划代码", rows))
-    assert [(i.row, i.field, i.code) for i in failure.value.report.errors] == [
+    assert _refused_register(login, tmp_path / "mine.csv", rows) == [
         (2, "统一社会信用代码", "out_of_scope"),
         (3, "企业名称", "out_of_scope"),
     ]
     assert _register(login) == set(FIRMS)
     # the control: the clerk's own firm alone goes through
     set_scope(login, ["330698"])
-    own = _csv(tmp_path / "own.csv", "统一社会信用代码,企业名称,行政区划代码", rows[2:])
+    own = _csv(tmp_path / "own.csv", REGISTER, rows[2:])
     assert load_enterprises(login, own).counts["updated"] == 1
 
 
@@ -167,21 +173,14 @@ def test_a_clerk_cannot_register_a_firm_without_its_region(login: Connection, tm
     _firms(login, tmp_path)
     set_scope(login, ["330698"])
     rows = [(make_uscc(7, "330698"), "邻县新办有限公司", None), (None, "邻县无码新厂", None)]
-    with pytest.raises(LoadFailed) as failure:
-        load_enterprises(login, _csv(tmp_path / "new.csv", "统一社会信用代码,企业名称,行政区划代码", rows))
-    assert [(i.row, i.field, i.code) for i in failure.value.report.errors] == [
+    assert _refused_register(login, tmp_path / "new.csv", rows) == [
         (2, "行政区划代码", "region_required"),
         (3, "行政区划代码", "region_required"),
     ]
     assert _register(login) == set(FIRMS)
     set_scope(login, ["330698"])
     with_region = [(code, name, "330698") for code, name, _ in rows]
-    assert (
-        load_enterprises(
-            login, _csv(tmp_path / "ok.csv", "统一社会信用代码,企业名称,行政区划代码", with_region)
-        ).counts["inserted"]
-        == 2
-    )
+    assert load_enterprises(login, _csv(tmp_path / "ok.csv", REGISTER, with_region)).counts["inserted"] == 2
 
 
 def test_a_clerk_cannot_claim_a_firm_no_scope_reaches_by_giving_it_land(login: Connection, tmp_path: Path) -> None:
