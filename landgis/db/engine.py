@@ -8,7 +8,7 @@ cluster recorded by ``landgis db up``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from sqlalchemy import Connection, Engine, TextClause, create_engine, text
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
@@ -105,8 +105,13 @@ def unscoped(conn: Connection) -> Iterator[None]:
     conn.execute(_SET_SCOPE, {"scope": "*"})
     try:
         yield
-    finally:
-        conn.execute(_SET_SCOPE, {"scope": saved})
+    except BaseException:
+        # After a failed statement the transaction is aborted (and a rollback to its savepoint
+        # brings the scope back anyway): the restore must not replace the error that got here.
+        with suppress(Exception):
+            conn.execute(_SET_SCOPE, {"scope": saved})
+        raise
+    conn.execute(_SET_SCOPE, {"scope": saved})
 
 
 _SET_SCOPE = text("SELECT set_config('landgis.scope', :scope, true)")

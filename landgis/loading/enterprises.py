@@ -438,7 +438,8 @@ def _prepare_enterprises(conn: Connection, table: Table, report: LoadReport) -> 
                 region,
             )
     _refuse_firms_out_of_scope(conn, table, usccs, names, regions, refused, report)
-    return frame
+    # An optional column the file does not have is left out: the merge keeps what is on record.
+    return frame[[c for c in frame.columns if c not in OPTIONAL_ATTRIBUTES or c in table.columns]]
 
 
 def _refuse_firms_out_of_scope(
@@ -450,57 +451,94 @@ def _refuse_firms_out_of_scope(
     refused: set[int],
     report: LoadReport,
 ) -> None:
-    """A scoped caller's row may not update a firm their scope does not reach: the register row
-    with its 统一社会信用代码 (or, without one, its exact name) would take it over. Looked up in
-    the whole table (``unscoped``): a role that row-level security binds would not see the firm,
-    and its INSERT would then fail on the code's unique index instead of saying why. Rows in
-    ``refused`` already failed for their own 所在乡镇 and are not flagged twice.
+    """What a scoped caller's register row may not do to the firm its 统一社会信用代码 (or, without
+    one, its exact name) names:
 
-    A new firm needs a 所在乡镇 from such a caller: without one no scope but the unrestricted
-    reaches it, so the clerk would register a firm they could not see again (and row-level
-    security, where it binds the loader, refuses the insert outright)."""
+    - update a firm their scope does not reach (``out_of_scope``): the row would take it over;
+    - update a firm registered in another region, which they see because it uses land in
+      theirs (``out_of_scope``): its register is that region's to keep, and the row could move
+      it away from there;
+    - leave 所在乡镇 blank (``region_required``), for a new firm (no scope but the unrestricted
+      would reach it again) or for one whose region is on record (it would be cleared).
+
+    The firms are looked up in the whole table (``unscoped``): a role that row-level security
+    binds would not see them, and its INSERT would fail on the code's unique index, or its
+    UPDATE on the policy, instead of saying why. Which of them the caller's scope reaches is
+    then asked under that scope (``_not_visible``, ``_regions_out_of_scope``). Rows in
+    ``refused`` already failed for their own 所在乡镇 and are not flagged twice.
+    """
     if scope_codes(conn) is None:
         return
     with unscoped(conn):
-        by_code: dict[str, int] = dict(
-            conn.execute(
-                text("SELECT uscc, id FROM enterprise WHERE uscc = ANY(:c)"), {"c": [c for c in usccs if c]}
-            ).all()
-        )
-        by_name: dict[str, list[int]] = {}
-        uncoded = sorted({n for c, n in zip(usccs, names, strict=True) if n and not c})
-        for name, eid in conn.execute(
-            text("SELECT name, id FROM enterprise WHERE uscc IS NULL AND name = ANY(:n)"), {"n": uncoded}
-        ):
-            by_name.setdefault(name, []).append(eid)
-    hidden = _not_visible(conn, [*by_code.values(), *(i for ids in by_name.values() for i in ids)])
+        found = conn.execute(
+            text(
+                "SELECT id, uscc, name, region_code FROM enterprise"
+                " WHERE uscc = ANY(:codes) OR (uscc IS NULL AND name = ANY(:names))"
+            ),
+            {
+                "codes": sorted({c for c in usccs if c}),
+                "names": sorted({n for c, n in zip(usccs, names, strict=True) if n and not c}),
+            },
+        ).all()
+    by_code = {uscc: [(eid, region)] for eid, uscc, _, region in found if uscc}
+    by_name: dict[str, list[tuple[int, str | None]]] = {}
+    for eid, uscc, name, region in found:
+        if not uscc:
+            by_name.setdefault(name, []).append((eid, region))
+    hidden = _not_visible(conn, [eid for eid, *_ in found])
+    foreign = _regions_out_of_scope(conn, sorted({region for *_, region in found if region}))
+    raw_regions = _cells(table, "region_code")
+    region_column = table.columns.get("region_code", "所在乡镇")
     for index, (code, name) in enumerate(zip(usccs, names, strict=True)):
         if index in refused:
             continue
-        if code and by_code.get(code, 0) in hidden:
-            column, value = table.columns.get("uscc", "统一社会信用代码"), code
-        elif not code and name and hidden.intersection(by_name.get(name, [])):
-            column, value = table.columns.get("name", "企业名称"), name
-        elif not regions[index] and (code not in by_code if code else bool(name) and name not in by_name):
-            report.flag(
-                table.sheet_row(index),
-                table.columns.get("region_code", "所在乡镇"),
-                "error",
-                "region_required",
-                "新登记的企业须填写所在乡镇: 您的账号限于部分行政区 (a new firm needs its region under a scope)",
-                None,
-            )
-            continue
-        else:
-            continue
-        report.flag(
-            table.sheet_row(index),
-            column,
-            "error",
-            "out_of_scope",
-            "该企业已登记在您的管辖范围以外 (a firm outside your region scope holds this code)",
-            value,
+        row = table.sheet_row(index)
+        firms = by_code.get(code, []) if code else by_name.get(name or "", [])
+        column, value = (
+            (table.columns.get("uscc", "统一社会信用代码"), code)
+            if code
+            else (table.columns.get("name", "企业名称"), name)
         )
+        elsewhere = sorted({region for _, region in firms if region in foreign})
+        if any(eid in hidden for eid, _ in firms):
+            report.flag(
+                row,
+                column,
+                "error",
+                "out_of_scope",
+                "该企业已登记在您的管辖范围以外 (a firm outside your region scope holds this code)",
+                value,
+            )
+        elif elsewhere:
+            report.flag(
+                row,
+                column,
+                "error",
+                "out_of_scope",
+                f"该企业登记在 {elsewhere[0]}, 只能由其所在地的用户修改登记信息 (a firm registered outside your scope)",
+                value,
+            )
+        elif values.is_blank(raw_regions[index]) and (code or name):
+            if not firms:
+                message = (
+                    "新登记的企业须填写所在乡镇: 您的账号限于部分行政区 (a new firm needs its region under a scope)"
+                )
+            elif any(region for _, region in firms):
+                message = "所在乡镇为空会清除已登记的所在乡镇: 请填写 (a blank region would clear the firm's region)"
+            else:
+                continue
+            report.flag(row, region_column, "error", "region_required", message, None)
+
+
+def _regions_out_of_scope(conn: Connection, codes: list[str]) -> set[str]:
+    """Of these region codes, those the transaction's region scope does not reach."""
+    if not codes:
+        return set()
+    return set(
+        conn.execute(
+            text("SELECT r FROM unnest(CAST(:codes AS text[])) AS r WHERE NOT landgis_in_scope(r)"), {"codes": codes}
+        ).scalars()
+    )
 
 
 def _not_visible(conn: Connection, ids: list[int]) -> set[int]:
@@ -542,6 +580,8 @@ def _region_code(value: Any) -> str | None:
     return check.value
 
 
+#: Register attributes a file may leave out (then kept as they are, not cleared).
+OPTIONAL_ATTRIBUTES = ("scale", "industry_code", "registration_date", "production_start_date", "region_code")
 ENTERPRISE_TYPES = {
     "uscc": "text",
     "name": "text",
@@ -555,7 +595,8 @@ ENTERPRISE_TYPES = {
 
 
 def _merge_enterprises(conn: Connection, rows: pd.DataFrame, batch_id: int, report: LoadReport) -> tuple[int, int]:
-    values_ = [c for c in ENTERPRISE_TYPES if c != "uscc"]
+    # Only the columns the file has: a register without 所在乡镇 leaves the regions on record.
+    values_ = [c for c in ENTERPRISE_TYPES if c != "uscc" and c in rows.columns]
     with_code = rows[rows["uscc"].notna()]
     inserted, updated = _merge_stage(conn, "enterprise", ENTERPRISE_TYPES, with_code, ["uscc"], values_, batch_id)
     without = rows[rows["uscc"].isna()]

@@ -455,8 +455,9 @@ class _Merger:
             else None
         )
         self.scope_sql = text(
-            f"SELECT m.row_no, p.region_code FROM {MATCH} m JOIN parcel p ON p.id = m.parcel_id"
-            f" WHERE NOT {IN_CALLER_SCOPE}"
+            # one issue per row, however many parcels outside the scope its key matches
+            f"SELECT DISTINCT ON (m.row_no) m.row_no, p.region_code FROM {MATCH} m JOIN parcel p ON p.id = m.parcel_id"
+            f" WHERE NOT {IN_CALLER_SCOPE} ORDER BY m.row_no, p.region_code"
         )
 
     def batch(self, prepared: parcel_rows.Prepared, shared: _Shared) -> _Merged:

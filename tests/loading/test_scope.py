@@ -5,7 +5,8 @@ often set up otherwise: the tables owned by a role that is not a superuser, and 
 tables have FORCE ROW LEVEL SECURITY, so their owner sees what the scope setting lets it see,
 and PostgreSQL refuses it COPY into them. ``bound_by_rls`` turns the test's connection into such
 a role for the test's transaction (a role with every privilege on the schema, which the
-policies bind as they bind the owner). Either way, a clerk's file must not reach a parcel or a
+policies bind as they bind the owner; SECURITY DEFINER functions still run as their owner, the
+superuser here). Either way, a clerk's file must not reach a parcel or a
 firm outside the clerk's scope, and must be told when a row would.
 """
 
@@ -14,10 +15,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
-from landgis.db.engine import set_scope
+from landgis.db.engine import set_scope, unscoped
 from landgis.loading.batch import LoadFailed
 from landgis.loading.enterprises import TableLoadOptions, load_enterprises, load_figures, load_occupancy
 from landgis.loading.parcels import load_parcels
@@ -119,7 +122,7 @@ def _register(conn: Connection) -> set[tuple]:
     role = conn.execute(text("SELECT current_user")).scalar_one()
     conn.execute(text("RESET ROLE"))
     set_scope(conn, None)
-    firms = set(conn.execute(text("SELECT uscc, name, region_code FROM enterprise")).tuples())
+    firms = set(conn.execute(text("SELECT uscc, name, region_code FROM enterprise")).all())
     conn.execute(text("SELECT set_config('role', :role, true)"), {"role": role})
     return firms
 
@@ -173,9 +176,11 @@ def test_a_clerk_cannot_register_a_firm_without_its_region(login: Connection, tm
     _firms(login, tmp_path)
     set_scope(login, ["330698"])
     rows = [(make_uscc(7, "330698"), "邻县新办有限公司", None), (None, "邻县无码新厂", None)]
-    assert _refused_register(login, tmp_path / "new.csv", rows) == [
+    garbled = (make_uscc(8, "330698"), "邻县错码厂", "33069X")  # filled in, wrongly: said once
+    assert sorted(_refused_register(login, tmp_path / "new.csv", [*rows, garbled])) == [
         (2, "行政区划代码", "region_required"),
         (3, "行政区划代码", "region_required"),
+        (4, "行政区划代码", "bad_value"),
     ]
     assert _register(login) == set(FIRMS)
     set_scope(login, ["330698"])
@@ -200,3 +205,78 @@ def test_a_clerk_cannot_claim_a_firm_no_scope_reaches_by_giving_it_land(login: C
     set_scope(login, None)
     assert login.execute(text("SELECT count(*) FROM occupancy")).scalar_one() == 0
     assert load_occupancy(login, table).counts["inserted"] == 1  # the unrestricted may
+
+
+def _firm_using_land_next_door(conn: Connection, tmp_path: Path) -> None:
+    """The firms, and 330699's coded firm using a parcel in 330698 (so 330698's clerk sees it)."""
+    _firms(conn, tmp_path)
+    theirs = dict(parcel_row(900, -25_000, 0), 宗地代码="330698001001GB00001", 行政区划代码="330698")
+    load_parcels(conn, write_shapefile(tmp_path / "next-door", [theirs]))
+    header = "统一社会信用代码,企业名称,宗地代码,使用面积(亩),权属"
+    use = [(make_uscc(1), "示范县第1机械有限公司", "330698001001GB00001", 10, "租赁")]
+    assert load_occupancy(conn, _csv(tmp_path / "use.csv", header, use)).counts["inserted"] == 1
+
+
+def test_a_clerk_cannot_rewrite_a_firm_registered_next_door(login: Connection, tmp_path: Path) -> None:
+    """330699's firm leases land in 330698, so 330698's clerk sees it; their register may not
+    move it to 330698, clear its region or rename it: its register is 330699's."""
+    _firm_using_land_next_door(login, tmp_path)
+    set_scope(login, ["330698"])
+    assert login.execute(text("SELECT count(*) FROM enterprise WHERE uscc = :c"), {"c": make_uscc(1)}).scalar() == 1
+    rows = [
+        (make_uscc(1), "示范县第1机械有限公司", "330698"),
+        (make_uscc(1), "示范县第1机械有限公司", None),
+        (make_uscc(1), "示范县第一机械有限公司", None),
+    ]
+    for n, row in enumerate(rows):
+        assert _refused_register(login, tmp_path / f"{n}.csv", [row]) == [(2, "统一社会信用代码", "out_of_scope")]
+    assert _register(login) == set(FIRMS)
+    # the control: 330699's clerk may rename it, and may not clear its region either
+    set_scope(login, ["330699"])
+    assert _refused_register(login, tmp_path / "clear.csv", rows[2:]) == [(2, "行政区划代码", "region_required")]
+    set_scope(login, ["330699"])
+    renamed = _csv(tmp_path / "rename.csv", REGISTER, [(make_uscc(1), "示范县第一机械有限公司", "330699")])
+    assert load_enterprises(login, renamed).counts["updated"] == 1
+    assert (make_uscc(1), "示范县第一机械有限公司", "330699") in _register(login)
+
+
+def test_a_register_without_the_region_column_keeps_the_regions_on_record(county: Connection, tmp_path: Path) -> None:
+    """A tax bureau's list of codes and names (no 所在乡镇) updates names, not regions."""
+    _firms(county, tmp_path)
+    names_only = _csv(tmp_path / "tax.csv", "统一社会信用代码,企业名称", [(make_uscc(1), "示范县第一机械有限公司")])
+    assert load_enterprises(county, names_only).counts["updated"] == 1
+    assert _register(county) == {(make_uscc(1), "示范县第一机械有限公司", "330699"), *FIRMS[1:]}
+
+
+def test_the_callers_scope_is_back_after_a_load_and_after_a_failed_one(login: Connection, tmp_path: Path) -> None:
+    _firms(login, tmp_path)
+    set_scope(login, ["330698"])
+    load_parcels(
+        login,
+        write_shapefile(
+            tmp_path / "p", [dict(parcel_row(9, -25_000, 0), 宗地代码="330698001001GB00009", 行政区划代码="330698")]
+        ),
+    )
+    load_enterprises(login, _csv(tmp_path / "own.csv", REGISTER, [FIRMS[2]]))
+    with pytest.raises(LoadFailed):
+        load_enterprises(login, _csv(tmp_path / "theirs.csv", REGISTER, [FIRMS[0]]))
+    assert login.execute(text("SELECT current_setting('landgis.scope')")).scalar_one() == "330698"
+
+
+def test_unscoped_gives_back_the_scope_and_the_error_that_ended_it(county: Connection) -> None:
+    set_scope(county, ["330698"])
+
+    def look_then_fail() -> None:
+        with unscoped(county):
+            assert county.execute(text("SELECT landgis_in_scope('330699')")).scalar_one()
+            raise KeyError("a Python error: the transaction goes on")
+
+    with pytest.raises(KeyError):
+        look_then_fail()
+    assert county.execute(text("SELECT current_setting('landgis.scope')")).scalar_one() == "330698"
+    savepoint = county.begin_nested()
+    with pytest.raises(DBAPIError) as failure, unscoped(county):
+        county.execute(text("SELECT 1 / 0"))
+    assert isinstance(failure.value.orig, psycopg.errors.DivisionByZero)  # not InFailedSqlTransaction
+    savepoint.rollback()
+    assert county.execute(text("SELECT current_setting('landgis.scope')")).scalar_one() == "330698"
