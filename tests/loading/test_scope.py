@@ -280,3 +280,21 @@ def test_unscoped_gives_back_the_scope_and_the_error_that_ended_it(county: Conne
     assert isinstance(failure.value.orig, psycopg.errors.DivisionByZero)  # not InFailedSqlTransaction
     savepoint.rollback()
     assert county.execute(text("SELECT current_setting('landgis.scope')")).scalar_one() == "330698"
+
+
+def test_a_clerks_parcel_gets_a_new_land_code_when_a_hidden_parcel_holds_its_code(
+    bound_by_rls: Connection, tmp_path: Path
+) -> None:
+    """330699's parcel keeps 地块码 330699001001GB00001 after its 宗地代码 was corrected; 330698's
+    clerk then loads a parcel under that 宗地代码: it gets a generated 地块码 (revision 0018),
+    where the 地块码 trigger, blind to the hidden parcel, gave it the taken one."""
+    _neighbour_county(bound_by_rls)
+    load_parcels(bound_by_rls, write_shapefile(tmp_path / "a", [parcel_row(1, 0, 0)]))
+    bound_by_rls.execute(text("UPDATE parcel SET zddm = '330699001001GB00002', zddm_raw = '330699001001GB00002'"))
+    set_scope(bound_by_rls, ["330698"])
+    row = parcel_row(1, -25_000, 0, 行政区划代码="330698")
+    assert load_parcels(bound_by_rls, write_shapefile(tmp_path / "b", [row])).counts["inserted"] == 1
+    ours, theirs = _as_superuser(bound_by_rls)  # by 宗地代码
+    assert ours == ("330699001001GB00001", ours.land_code, "330698")
+    assert ours.land_code.startswith("330698") and ours.land_code[12] == "L"
+    assert theirs == ("330699001001GB00002", "330699001001GB00001", "330699")
