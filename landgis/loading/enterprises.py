@@ -394,6 +394,7 @@ def _prepare_enterprises(conn: Connection, table: Table, report: LoadReport) -> 
                 "缺少统一社会信用代码, 按企业名称匹配",
                 name,
             )
+    _refuse_ambiguous_names(conn, table, usccs, names, report)
     industry = _parse(table, "industry_code", _industry_code, report)
     regions = _parse(table, "region_code", _region_code, report)
     frame = pd.DataFrame(
@@ -440,6 +441,37 @@ def _prepare_enterprises(conn: Connection, table: Table, report: LoadReport) -> 
     _refuse_firms_out_of_scope(conn, table, usccs, names, regions, refused, report)
     # An optional column the file does not have is left out: the merge keeps what is on record.
     return frame[[c for c in frame.columns if c not in OPTIONAL_ATTRIBUTES or c in table.columns]]
+
+
+def _refuse_ambiguous_names(
+    conn: Connection, table: Table, usccs: list[str | None], names: list[str | None], report: LoadReport
+) -> None:
+    """A row without 统一社会信用代码 is matched on its exact name; when several firms without a
+    code have that name, the merge would update them all. Counted in the whole table
+    (``unscoped``): the merge of a caller whom row-level security does not bind reaches them all."""
+    uncoded = sorted({n for c, n in zip(usccs, names, strict=True) if n and not c})
+    if not uncoded:
+        return
+    with unscoped(conn):
+        counts: dict[str, int] = dict(
+            conn.execute(
+                text(
+                    "SELECT name, count(*) FROM enterprise WHERE uscc IS NULL AND name = ANY(:n)"
+                    " GROUP BY name HAVING count(*) > 1"
+                ),
+                {"n": uncoded},
+            ).all()
+        )
+    for index, (code, name) in enumerate(zip(usccs, names, strict=True)):
+        if not code and name in counts:
+            report.flag(
+                table.sheet_row(index),
+                table.columns.get("name", "企业名称"),
+                "error",
+                "ambiguous_key",
+                f"有 {counts[name]} 家未登记统一社会信用代码的企业同名, 无法确定更新哪一家: 请填写统一社会信用代码",
+                name,
+            )
 
 
 def _refuse_firms_out_of_scope(
@@ -519,11 +551,12 @@ def _refuse_firms_out_of_scope(
                 value,
             )
         elif values.is_blank(raw_regions[index]) and (code or name):
+            # (a file without the column leaves the regions on record as they are)
             if not firms:
                 message = (
                     "新登记的企业须填写所在乡镇: 您的账号限于部分行政区 (a new firm needs its region under a scope)"
                 )
-            elif any(region for _, region in firms):
+            elif "region_code" in table.columns and any(region for _, region in firms):
                 message = "所在乡镇为空会清除已登记的所在乡镇: 请填写 (a blank region would clear the firm's region)"
             else:
                 continue

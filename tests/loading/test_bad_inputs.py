@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from landgis.db.engine import set_scope
 from landgis.errors import InvalidInput
@@ -128,3 +128,18 @@ def test_enterprises_of_another_county_are_refused(baseline: Connection, tmp_pat
     with pytest.raises(LoadFailed) as failure:
         enterprises.load_enterprises(baseline, register)
     assert [(i.row, i.field, i.code) for i in failure.value.report.errors] == [(2, "所在乡镇", "out_of_scope")]
+
+
+def test_a_name_shared_by_several_uncoded_firms_is_refused(baseline: Connection, tmp_path: Path) -> None:
+    """Matched on its exact name, the row would update both 五金厂 (two firms, no code, one name)."""
+    for region in ("330699", None):
+        baseline.execute(
+            text("INSERT INTO enterprise (name, region_code) VALUES ('示范县红星五金厂', :r)"), {"r": region}
+        )
+    before = snapshot(baseline)
+    register = tmp_path / "企业名录.csv"
+    register.write_text("统一社会信用代码,企业名称,规模\n,示范县红星五金厂,规下\n", encoding="utf-8")
+    with pytest.raises(LoadFailed) as failure:
+        enterprises.load_enterprises(baseline, register)
+    assert [(i.row, i.field, i.code) for i in failure.value.report.errors] == [(2, "企业名称", "ambiguous_key")]
+    assert snapshot(baseline) == before

@@ -240,27 +240,23 @@ def test_a_clerk_cannot_rewrite_a_firm_registered_next_door(login: Connection, t
     assert (make_uscc(1), "示范县第一机械有限公司", "330699") in _register(login)
 
 
-def test_a_register_without_the_region_column_keeps_the_regions_on_record(county: Connection, tmp_path: Path) -> None:
-    """A tax bureau's list of codes and names (no 所在乡镇) updates names, not regions."""
-    _firms(county, tmp_path)
-    names_only = _csv(tmp_path / "tax.csv", "统一社会信用代码,企业名称", [(make_uscc(1), "示范县第一机械有限公司")])
-    assert load_enterprises(county, names_only).counts["updated"] == 1
-    assert _register(county) == {(make_uscc(1), "示范县第一机械有限公司", "330699"), *FIRMS[1:]}
-
-
-def test_the_callers_scope_is_back_after_a_load_and_after_a_failed_one(login: Connection, tmp_path: Path) -> None:
+def test_a_register_without_the_region_column_keeps_the_regions_on_record(login: Connection, tmp_path: Path) -> None:
+    """A tax bureau's list of codes and names (no 所在乡镇) updates names, not regions: loaded by
+    a clerk of 330699, and by a batch job."""
     _firms(login, tmp_path)
-    set_scope(login, ["330698"])
-    load_parcels(
-        login,
-        write_shapefile(
-            tmp_path / "p", [dict(parcel_row(9, -25_000, 0), 宗地代码="330698001001GB00009", 行政区划代码="330698")]
-        ),
-    )
-    load_enterprises(login, _csv(tmp_path / "own.csv", REGISTER, [FIRMS[2]]))
-    with pytest.raises(LoadFailed):
-        load_enterprises(login, _csv(tmp_path / "theirs.csv", REGISTER, [FIRMS[0]]))
-    assert login.execute(text("SELECT current_setting('landgis.scope')")).scalar_one() == "330698"
+    header = "统一社会信用代码,企业名称"
+    set_scope(login, ["330699"])
+    clerks = _csv(tmp_path / "tax-330699.csv", header, [(make_uscc(1), "示范县第一机械有限公司")])
+    assert load_enterprises(login, clerks).counts["updated"] == 1
+    assert login.execute(text("SELECT current_setting('landgis.scope')")).scalar_one() == "330699"
+    set_scope(login, None)
+    batch = _csv(tmp_path / "tax.csv", header, [(make_uscc(3, "330698"), "邻县第三纺织有限公司")])
+    assert load_enterprises(login, batch).counts["updated"] == 1
+    assert _register(login) == {
+        (make_uscc(1), "示范县第一机械有限公司", "330699"),
+        FIRMS[1],
+        (make_uscc(3, "330698"), "邻县第三纺织有限公司", "330698"),
+    }
 
 
 def test_unscoped_gives_back_the_scope_and_the_error_that_ended_it(county: Connection) -> None:

@@ -8,7 +8,8 @@ not a superuser, under a clerk's scope) did not see a parcel outside the scope h
 and failed on ``uq_parcel_land_code`` with a raw unique violation. The function now runs with
 ``landgis.scope`` set to ``*`` (every region), as it already runs with sequential scans off
 (revision 0015): the new parcel then gets a generated code. The trigger returns nothing but the
-new row, so the scope setting shows the inserting user no other parcel.
+new row: what the user learns of the hidden parcel is that its code is taken (a generated 地块码),
+as the refused insert told them before.
 
 Revision ID: 0018_land_code_whole_table
 Revises: 0017_cheaper_parcel_writes
