@@ -22,10 +22,10 @@ def settings() -> Settings:
 
 
 def engine(cfg: Settings | None = None) -> Engine:
-    """The engine for a command (one per process)."""
+    """The engine for a command (one per process): a batch job, unrestricted (see ``make_engine``)."""
     from landgis.db.engine import make_engine
 
-    return make_engine(cfg or settings(), pool_size=2)
+    return make_engine(cfg or settings(), pool_size=2, unrestricted=True)
 
 
 def info(message: str) -> None:

@@ -37,13 +37,26 @@ def database_url(settings: Settings) -> URL:
     return info.url()
 
 
-def make_engine(settings: Settings, url: URL | None = None, **kwargs: object) -> Engine:
-    """An engine with a connection pool sized from the settings."""
+def make_engine(settings: Settings, url: URL | None = None, *, unrestricted: bool = False, **kwargs: object) -> Engine:
+    """An engine with a connection pool sized from the settings.
+
+    ``unrestricted`` is for batch jobs (the command line): their sessions start with
+    ``landgis.scope`` ``*``, every region, rather than unset. Both mean every region to the
+    scope checks, but the policies that keep ``landgis_app`` from reading or writing without a
+    scope (``*_scope_required``) bind its members too, and a database owner that is not a
+    superuser is one (revision 0005 grants it the role, to run the service's requests as
+    ``landgis_app``): with no scope set, its batch jobs could write nothing. A transaction's own
+    ``set_scope`` still overrides the session's. The service's engine must not use this: its
+    requests fail closed when a scope was never set.
+    """
+    connect_args: dict[str, object] = {"application_name": "landgis", "connect_timeout": 10}
+    if unrestricted:
+        connect_args["options"] = "-c landgis.scope=*"
     options: dict[str, object] = {
         "pool_size": settings.pool_size,
         "max_overflow": settings.pool_size,
         "pool_pre_ping": True,
-        "connect_args": {"application_name": "landgis", "connect_timeout": 10},
+        "connect_args": connect_args,
     }
     options.update(kwargs)
     return create_engine(url or database_url(settings), **options)

@@ -1,0 +1,116 @@
+"""A county whose tables belong to an ordinary role, not a superuser (data-model.md, row-level
+security): migrated by that role, loaded by its batch jobs through the command line.
+
+Such an owner is bound by FORCE ROW LEVEL SECURITY, and revision 0005 makes it a member of
+``landgis_app`` (to run the service's requests as that role), so the policies that keep
+``landgis_app`` from writing without a region scope bind it too. The tests' own login is a
+superuser, which row-level security never binds: only a database set up like this finds out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL
+from typer.testing import CliRunner
+
+from landgis.cli import app
+from landgis.db import cluster, migrate
+from landgis.db.engine import set_scope
+from tests.helpers import make_uscc
+from tests.loading.conftest import insert_county, parcel_row, write_shapefile
+
+
+@pytest.fixture(scope="module")
+def owner_url(admin_url: URL) -> Iterator[URL]:
+    """A database owned and migrated by a role that is not a superuser.
+
+    What a superuser does once for it: create the role (with CREATEROLE, to grant itself
+    ``landgis_app``) and the database with PostGIS, and grant it SET on ``landgis.scope``
+    (functions of revisions 0013 and 0018 carry that setting)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    role, name = f"landgis_plain_owner_{worker}", f"landgis_test_plain_owner_{worker}"
+    password = secrets.token_hex(12)
+    cluster.drop_database(admin_url, name)
+    admin = admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS CREATEROLE PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
+        conn.execute(sql.SQL("GRANT SET ON PARAMETER landgis.scope TO {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(role)))
+    cluster.ensure_database(admin_url, name)  # PostGIS, by the superuser
+    url = admin_url.set(database=name, username=role, password=password)
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            assert not conn.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar()
+            assert conn.execute(text("SELECT row_security_active('parcel')")).scalar()
+            insert_county(conn)
+    finally:
+        engine.dispose()
+    yield url
+    cluster.drop_database(admin_url, name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("REVOKE SET ON PARAMETER landgis.scope FROM {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def _load(url: URL, *args: str) -> dict[str, object]:
+    env = {"LANDGIS_DATABASE_URL": url.render_as_string(hide_password=False), "COLUMNS": "200"}
+    result = CliRunner().invoke(app, ["load", *args, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    summary: dict[str, object] = json.loads(result.stdout)
+    return summary
+
+
+def test_the_owners_batch_jobs_load_parcels_firms_land_use_and_figures(owner_url: URL, tmp_path: Path) -> None:
+    shp = write_shapefile(tmp_path / "zd", [parcel_row(1, 0, 0), parcel_row(2, 100, 0)])
+    assert _load(owner_url, "parcels", str(shp))["counts"] == {
+        "read": 2,
+        "inserted": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 0,
+    }
+    uscc = make_uscc(1)
+    tables = {
+        "企业名录.csv": f"统一社会信用代码,企业名称,所在乡镇\n{uscc},示范县第1机械有限公司,330699\n",
+        "用地关系.csv": f"统一社会信用代码,企业名称,宗地代码,使用面积(亩),权属\n{uscc},示范县第1机械有限公司,330699001001GB00001,15,自有\n",
+        "2023年度.csv": f"统一社会信用代码,企业名称,税收(万元)\n{uscc},示范县第1机械有限公司,120.5\n",
+    }
+    for file, content in tables.items():
+        (tmp_path / file).write_text(content, encoding="utf-8")
+    for kind, file, extra in (
+        ("enterprises", "企业名录.csv", []),
+        ("occupancy", "用地关系.csv", []),
+        ("figures", "2023年度.csv", ["--year", "2023"]),
+    ):
+        summary = _load(owner_url, kind, str(tmp_path / file), *extra)
+        assert (summary["status"], summary["counts"]["inserted"]) == ("committed", 1), summary  # type: ignore[index]
+    engine = create_engine(owner_url)
+    try:
+        with engine.connect() as conn:
+            # Unset, the scope shows this member of landgis_app nothing (fail closed); '*' all.
+            assert conn.execute(text("SELECT count(*) FROM parcel")).scalar_one() == 0
+            set_scope(conn, None)
+            assert conn.execute(
+                text(
+                    "SELECT p.land_code, e.region_code, y.tax_wan FROM parcel p JOIN occupancy o ON o.parcel_id = p.id"
+                    " JOIN enterprise e ON e.id = o.enterprise_id JOIN enterprise_year y ON y.enterprise_id = e.id"
+                )
+            ).one() == ("330699001001GB00001", "330699", 120.5)
+    finally:
+        engine.dispose()
