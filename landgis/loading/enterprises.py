@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Connection, text
 
 from landgis import codes
@@ -360,6 +361,7 @@ def load_enterprises(
 def _prepare_enterprises(conn: Connection, table: Table, report: LoadReport) -> pd.DataFrame:
     usccs, names = _uscc_and_names(table, report)
     seen: dict[str, int] = {}
+    garbled = _garbled(names)
     for index, (code, name) in enumerate(zip(usccs, names, strict=True)):
         row = table.sheet_row(index)
         if not name:
@@ -376,7 +378,7 @@ def _prepare_enterprises(conn: Connection, table: Table, report: LoadReport) -> 
             )
         else:
             seen[key] = row
-        if name and values.clean_text(name) and _mojibake(name):
+        if garbled[index]:
             report.flag(
                 row,
                 table.columns.get("name", "企业名称"),
@@ -587,10 +589,13 @@ def _not_visible(conn: Connection, ids: list[int]) -> set[int]:
     )
 
 
-def _mojibake(text_: str) -> bool:
-    from landgis.loading.source import looks_mojibake
+def _garbled(names: list[str | None]) -> list[bool]:
+    """For each name: is it evidently mis-decoded (mojibake)? One vectorised pass over the
+    column: asked one name at a time, the check cost 0.3 ms a row, most of a register's load."""
+    from landgis.loading.arrowtext import mojibake_mask
 
-    return looks_mojibake(text_)
+    texts = [name if name and values.clean_text(name) else None for name in names]
+    return [bool(m) for m in mojibake_mask(pa.array(texts, pa.string()))]
 
 
 def _industry_code(value: Any) -> str | None:

@@ -404,13 +404,6 @@ def detect_text_encoding(path: Path) -> tuple[str, str]:
     raise InvalidInput(f"{path.name}: 无法识别字符编码, 请用 --encoding 指定")
 
 
-def looks_mojibake(text: str) -> bool:
-    """True for text that is evidently mis-decoded (see ``arrowtext.mojibake_mask``)."""
-    from landgis.loading.arrowtext import mojibake_mask
-
-    return bool(mojibake_mask(pa.array([text], pa.string()))[0])
-
-
 # --------------------------------------------------------------------------- coordinate systems
 
 

@@ -562,6 +562,13 @@ def _unknown_scale(folder: Path) -> Path:
     return workbook(folder, [HEADER, [USCC_1, "示范县第1机械有限公司", "特大型"]])
 
 
+def _mojibake_firm_name(folder: Path) -> Path:
+    """A register whose second firm's name was UTF-8 read as GBK somewhere upstream: it decodes
+    cleanly (no replacement characters), into other Chinese characters."""
+    garbled = "示范县红星五金厂".encode().decode("gbk")  # 绀鸿寖鍘跨孩鏄熶簲閲戝巶
+    return workbook(folder, [HEADER, [USCC_1, "示范县第1机械有限公司", "规上"], [_uscc(2), garbled, "规下"]])
+
+
 def _figures_text_and_negative(folder: Path) -> Path:
     header = ["统一社会信用代码", "企业名称", "税收(万元)", "综合能耗(吨标煤)"]
     return workbook(
@@ -808,6 +815,13 @@ CASES: list[Case] = [
         rows((3, "统一社会信用代码", "duplicate_key")),
     ),
     Case("excel_unknown_scale", "规模 特大型", "enterprises", _unknown_scale, rows((2, "规模", "bad_value"))),
+    Case(
+        "excel_mojibake_name",
+        "a firm's name garbled upstream (UTF-8 read as GBK)",
+        "enterprises",
+        _mojibake_firm_name,
+        rows((3, "企业名称", "mojibake")),
+    ),
     Case(
         "figures_text_and_negative",
         "约100 as tax, negative energy",
