@@ -10,7 +10,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
+
+from landgis.errors import PermissionDenied
 
 
 def alembic_config() -> Config:
@@ -24,8 +26,30 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Upgrade the schema to ``revision`` (default: every head)."""
     config = alembic_config()
     with engine.begin() as conn:
+        _check_role(conn)
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+def _check_role(conn: Connection) -> None:
+    """Refuse, with what to do, a migrating role that lacks what the revisions need.
+
+    Functions of revisions 0008, 0013 and 0018 carry their own ``landgis.scope``; PostgreSQL lets only
+    a superuser attach such a setting unless the role was granted SET on it (PostgreSQL 15+).
+    Without this check the upgrade stops halfway through with "permission denied to set
+    parameter" (and rolls back).
+    """
+    role, superuser, may_set = conn.execute(
+        text(
+            "SELECT current_user, rolsuper, has_parameter_privilege('landgis.scope', 'SET')"
+            " FROM pg_roles WHERE rolname = current_user"
+        )
+    ).one()
+    if not superuser and not may_set:
+        raise PermissionDenied(
+            f"数据库角色 {role} 不是超级用户, 迁移需要先由超级用户授权 (the migrating role needs, once, from a"
+            f" superuser): GRANT SET ON PARAMETER landgis.scope TO {role};"
+        )
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -25,33 +25,47 @@ from typer.testing import CliRunner
 from landgis.cli import app
 from landgis.db import cluster, migrate
 from landgis.db.engine import set_scope
+from landgis.errors import PermissionDenied
 from tests.helpers import make_uscc
 from tests.loading.conftest import insert_county, parcel_row, write_shapefile
 
 
-@pytest.fixture(scope="module")
-def owner_url(admin_url: URL) -> Iterator[URL]:
-    """A database owned and migrated by a role that is not a superuser.
-
-    What a superuser does once for it: create the role (with CREATEROLE, to grant itself
-    ``landgis_app``) and the database with PostGIS, and grant it SET on ``landgis.scope``
-    (functions of revisions 0013 and 0018 carry that setting)."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    role, name = f"landgis_plain_owner_{worker}", f"landgis_test_plain_owner_{worker}"
+def _plain_database(admin_url: URL, role: str, name: str, *, grant: bool) -> URL:
+    """A database ``name`` owned by ``role``, not a superuser, set up as a superuser does once:
+    the role (with CREATEROLE, to grant itself ``landgis_app``), the database with PostGIS and,
+    when ``grant``, SET on ``landgis.scope`` (functions of revisions 0008, 0013 and 0018 carry it)."""
     password = secrets.token_hex(12)
     cluster.drop_database(admin_url, name)
-    admin = admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+    with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+        _drop_role(conn, role)
         conn.execute(
             sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS CREATEROLE PASSWORD {}").format(
                 sql.Identifier(role), sql.Literal(password)
             )
         )
-        conn.execute(sql.SQL("GRANT SET ON PARAMETER landgis.scope TO {}").format(sql.Identifier(role)))
+        if grant:
+            conn.execute(sql.SQL("GRANT SET ON PARAMETER landgis.scope TO {}").format(sql.Identifier(role)))
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(role)))
     cluster.ensure_database(admin_url, name)  # PostGIS, by the superuser
-    url = admin_url.set(database=name, username=role, password=password)
+    return admin_url.set(database=name, username=role, password=password)
+
+
+def _drop_role(conn: psycopg.Connection, role: str) -> None:
+    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+        conn.execute(sql.SQL("REVOKE SET ON PARAMETER landgis.scope FROM {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def _libpq(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module")
+def owner_url(admin_url: URL) -> Iterator[URL]:
+    """A database owned and migrated by a role that is not a superuser."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    role, name = f"landgis_plain_owner_{worker}", f"landgis_test_plain_owner_{worker}"
+    url = _plain_database(admin_url, role, name, grant=True)
     engine = create_engine(url)
     try:
         migrate.upgrade(engine)
@@ -63,9 +77,25 @@ def owner_url(admin_url: URL) -> Iterator[URL]:
         engine.dispose()
     yield url
     cluster.drop_database(admin_url, name)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("REVOKE SET ON PARAMETER landgis.scope FROM {}").format(sql.Identifier(role)))
-        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+        _drop_role(conn, role)
+
+
+def test_an_owner_without_the_grant_is_told_what_to_ask_for(admin_url: URL) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    role, name = f"landgis_ungranted_owner_{worker}", f"landgis_test_ungranted_owner_{worker}"
+    url = _plain_database(admin_url, role, name, grant=False)
+    engine = create_engine(url)
+    try:
+        with pytest.raises(PermissionDenied, match=f"GRANT SET ON PARAMETER landgis.scope TO {role};"):
+            migrate.upgrade(engine)
+        with engine.connect() as conn:  # refused before the first revision
+            assert conn.execute(text("SELECT to_regclass('alembic_version') IS NULL")).scalar()
+    finally:
+        engine.dispose()
+        cluster.drop_database(admin_url, name)
+        with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+            _drop_role(conn, role)
 
 
 def _load(url: URL, *args: str) -> dict[str, object]:
