@@ -7,6 +7,7 @@ cluster recorded by ``landgis db up``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -49,9 +50,10 @@ def make_engine(settings: Settings, url: URL | None = None, *, unrestricted: boo
     ``set_scope`` still overrides the session's. The service's engine must not use this: its
     requests fail closed when a scope was never set.
     """
+    url = url or database_url(settings)
     connect_args: dict[str, object] = {"application_name": "landgis", "connect_timeout": 10}
     if unrestricted:
-        connect_args["options"] = "-c landgis.scope=*"
+        connect_args["options"] = _with_option(url, "-c landgis.scope=*")
     options: dict[str, object] = {
         "pool_size": settings.pool_size,
         "max_overflow": settings.pool_size,
@@ -59,7 +61,18 @@ def make_engine(settings: Settings, url: URL | None = None, *, unrestricted: boo
         "connect_args": connect_args,
     }
     options.update(kwargs)
-    return create_engine(url or database_url(settings), **options)
+    return create_engine(url, **options)
+
+
+def _with_option(url: URL, option: str) -> str:
+    """libpq ``options`` for ``url`` with ``option`` added: an ``options`` given in connect_args
+    replaces the URL's own and ``PGOPTIONS`` (libpq's default for it), so those are kept."""
+    given = url.query.get("options")
+    if given is None:
+        given = os.environ.get("PGOPTIONS", "")
+    elif not isinstance(given, str):
+        given = " ".join(given)
+    return f"{given} {option}".strip()
 
 
 @contextmanager

@@ -71,7 +71,8 @@ class Inputs:
 
 
 def current_scope(conn: Connection) -> str:
-    """The raw region scope of this transaction, as recorded with a run ('' = unset)."""
+    """The raw region scope of this transaction, as recorded with a run ('' = unset, '*' = every
+    region: an unrestricted user's, and the command line's)."""
     return str(conn.execute(text("SELECT coalesce(current_setting('landgis.scope', true), '')")).scalar_one())
 
 

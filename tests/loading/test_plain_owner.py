@@ -91,6 +91,17 @@ def test_an_owner_without_the_grant_is_told_what_to_ask_for(admin_url: URL) -> N
             migrate.upgrade(engine)
         with engine.connect() as conn:  # refused before the first revision
             assert conn.execute(text("SELECT to_regclass('alembic_version') IS NULL")).scalar()
+        # Once a superuser has migrated it, the role's own upgrade (at every start) has nothing
+        # to do and is not refused.
+        superuser = create_engine(admin_url.set(database=name))
+        try:
+            migrate.upgrade(superuser)
+            with superuser.begin() as conn:
+                conn.execute(text(f"GRANT SELECT ON alembic_version TO {role}"))
+        finally:
+            superuser.dispose()
+        migrate.upgrade(engine)
+        assert migrate.is_current(engine)
     finally:
         engine.dispose()
         cluster.drop_database(admin_url, name)
@@ -144,3 +155,24 @@ def test_the_owners_batch_jobs_load_parcels_firms_land_use_and_figures(owner_url
             ).one() == ("330699001001GB00001", "330699", 120.5)
     finally:
         engine.dispose()
+
+
+def test_a_batch_session_starts_unrestricted_and_keeps_the_urls_own_options(database_url: URL) -> None:
+    from landgis.db.engine import make_engine
+    from landgis.settings import Settings
+
+    url = database_url.update_query_dict({"options": "-c statement_timeout=4321"})
+    for unrestricted, scope in ((True, "*"), (False, "")):
+        engine = make_engine(Settings(), url, unrestricted=unrestricted, pool_size=1)
+        try:
+            with engine.connect() as conn:
+                timeout, setting = conn.execute(
+                    text("SELECT current_setting('statement_timeout'), current_setting('landgis.scope', true)")
+                ).one()
+                assert (timeout, setting or "") == ("4321ms", scope)
+                set_scope(conn, ["330699"])  # a transaction's own scope still wins, until it ends
+                assert conn.execute(text("SELECT current_setting('landgis.scope')")).scalar_one() == "330699"
+                conn.rollback()
+                assert (conn.execute(text("SELECT current_setting('landgis.scope', true)")).scalar() or "") == scope
+        finally:
+            engine.dispose()
