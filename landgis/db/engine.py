@@ -112,7 +112,10 @@ def set_scope(conn: Connection, region_codes: list[str] | None) -> None:
     an empty list means nothing is visible. Unrestricted is written as ``*`` so that the
     service's database role, which sees nothing while the scope is unset, sees everything.
     """
-    conn.execute(text("SELECT set_config('landgis.scope', :scope, true)"), {"scope": scope_setting(region_codes)})
+    conn.execute(_SET_SCOPE, {"scope": scope_setting(region_codes)})
+
+
+_SET_SCOPE = text("SELECT set_config('landgis.scope', :scope, true)")
 
 
 @contextmanager
@@ -128,7 +131,7 @@ def unscoped(conn: Connection) -> Iterator[None]:
     applies, and the scope is back as it was when the block ends, however it ends.
     """
     saved = conn.execute(text("SELECT current_setting('landgis.scope', true)")).scalar()
-    conn.execute(_SET_SCOPE, {"scope": "*"})
+    set_scope(conn, None)
     try:
         yield
     except BaseException:
@@ -138,9 +141,6 @@ def unscoped(conn: Connection) -> Iterator[None]:
             conn.execute(_SET_SCOPE, {"scope": saved})
         raise
     conn.execute(_SET_SCOPE, {"scope": saved})
-
-
-_SET_SCOPE = text("SELECT set_config('landgis.scope', :scope, true)")
 
 
 def scope_setting(region_codes: list[str] | None) -> str:

@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
+from landgis.db.engine import set_scope
 from landgis.errors import PermissionDenied
 
 
@@ -28,8 +29,8 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     with engine.begin() as conn:
         # Data steps of revisions see and update every row, whatever the session's scope: an
         # owner that is not a superuser is bound by row-level security (see ``make_engine``).
-        conn.execute(text("SELECT set_config('landgis.scope', '*', true)"))
-        if set(MigrationContext.configure(conn).get_current_heads()) != head_revisions():
+        set_scope(conn, None)
+        if _current(conn) != head_revisions():
             _check_role(conn)
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
@@ -69,7 +70,11 @@ def downgrade(engine: Engine, revision: str) -> None:
 def current_revisions(engine: Engine) -> set[str]:
     """The revisions the database is at (empty for a database never migrated)."""
     with engine.connect() as conn:
-        return set(MigrationContext.configure(conn).get_current_heads())
+        return _current(conn)
+
+
+def _current(conn: Connection) -> set[str]:
+    return set(MigrationContext.configure(conn).get_current_heads())
 
 
 def head_revisions() -> set[str]:

@@ -396,7 +396,10 @@ def _prepare_enterprises(conn: Connection, table: Table, report: LoadReport) -> 
                 "缺少统一社会信用代码, 按企业名称匹配",
                 name,
             )
-    _refuse_ambiguous_names(conn, table, usccs, names, report)
+    scoped = scope_codes(conn) is not None
+    # Every row's firm matters only to a scoped caller's checks; the name check needs uncoded ones.
+    registered = _registered(conn, usccs, names, with_codes=scoped)
+    _refuse_ambiguous_names(table, usccs, names, registered, report)
     industry = _parse(table, "industry_code", _industry_code, report)
     regions = _parse(table, "region_code", _region_code, report)
     frame = pd.DataFrame(
@@ -440,38 +443,62 @@ def _prepare_enterprises(conn: Connection, table: Table, report: LoadReport) -> 
                 f"行政区 {region} 不在您的管辖范围内 (outside your region scope)",
                 region,
             )
-    _refuse_firms_out_of_scope(conn, table, usccs, names, regions, refused, report)
+    if scoped:
+        _refuse_firms_out_of_scope(conn, table, usccs, names, regions, registered, refused, report)
     # An optional column the file does not have is left out: the merge keeps what is on record.
     return frame[[c for c in frame.columns if c not in OPTIONAL_ATTRIBUTES or c in table.columns]]
 
 
+@dataclass
+class _Registered:
+    """The firms a register's rows name, looked up in the whole table (``unscoped``): by
+    统一社会信用代码, and by exact name among the firms without one. Each as (id, region)."""
+
+    by_code: dict[str, list[tuple[int, str | None]]]
+    by_name: dict[str, list[tuple[int, str | None]]]
+
+    def named(self, code: str | None, name: str | None) -> list[tuple[int, str | None]]:
+        """The firms a row's code (or, without one, its name) names."""
+        return self.by_code.get(code, []) if code else self.by_name.get(name or "", [])
+
+
+def _registered(conn: Connection, usccs: list[str | None], names: list[str | None], *, with_codes: bool) -> _Registered:
+    """The firms of the rows' names among those without a code and, ``with_codes``, of their codes."""
+    with unscoped(conn):
+        found = conn.execute(
+            text(
+                "SELECT id, uscc, name, region_code FROM enterprise"
+                " WHERE uscc = ANY(:codes) OR (uscc IS NULL AND name = ANY(:names))"
+            ),
+            {
+                "codes": sorted({c for c in usccs if c}) if with_codes else [],
+                "names": sorted({n for c, n in zip(usccs, names, strict=True) if n and not c}),
+            },
+        ).all()
+    registered = _Registered(by_code={}, by_name={})
+    for eid, uscc, name, region in found:
+        if uscc:
+            registered.by_code[uscc] = [(eid, region)]
+        else:
+            registered.by_name.setdefault(name, []).append((eid, region))
+    return registered
+
+
 def _refuse_ambiguous_names(
-    conn: Connection, table: Table, usccs: list[str | None], names: list[str | None], report: LoadReport
+    table: Table, usccs: list[str | None], names: list[str | None], registered: _Registered, report: LoadReport
 ) -> None:
     """A row without 统一社会信用代码 is matched on its exact name; when several firms without a
-    code have that name, the merge would update them all. Counted in the whole table
-    (``unscoped``): the merge of a caller whom row-level security does not bind reaches them all."""
-    uncoded = sorted({n for c, n in zip(usccs, names, strict=True) if n and not c})
-    if not uncoded:
-        return
-    with unscoped(conn):
-        counts: dict[str, int] = dict(
-            conn.execute(
-                text(
-                    "SELECT name, count(*) FROM enterprise WHERE uscc IS NULL AND name = ANY(:n)"
-                    " GROUP BY name HAVING count(*) > 1"
-                ),
-                {"n": uncoded},
-            ).all()
-        )
+    code have that name, the merge would update them all. Counted in the whole table: the merge
+    of a caller whom row-level security does not bind reaches them all."""
     for index, (code, name) in enumerate(zip(usccs, names, strict=True)):
-        if not code and name in counts:
+        same_name = [] if code else registered.by_name.get(name or "", [])
+        if len(same_name) > 1:
             report.flag(
                 table.sheet_row(index),
                 table.columns.get("name", "企业名称"),
                 "error",
                 "ambiguous_key",
-                f"有 {counts[name]} 家未登记统一社会信用代码的企业同名, 无法确定更新哪一家: 请填写统一社会信用代码",
+                f"有 {len(same_name)} 家未登记统一社会信用代码的企业同名, 无法确定更新哪一家: 请填写统一社会信用代码",
                 name,
             )
 
@@ -482,6 +509,7 @@ def _refuse_firms_out_of_scope(
     usccs: list[str | None],
     names: list[str | None],
     regions: list[str | None],
+    registered: _Registered,
     refused: set[int],
     report: LoadReport,
 ) -> None:
@@ -495,39 +523,22 @@ def _refuse_firms_out_of_scope(
     - leave 所在乡镇 blank (``region_required``), for a new firm (no scope but the unrestricted
       would reach it again) or for one whose region is on record (it would be cleared).
 
-    The firms are looked up in the whole table (``unscoped``): a role that row-level security
+    The firms were looked up in the whole table (``_registered``): a role that row-level security
     binds would not see them, and its INSERT would fail on the code's unique index, or its
     UPDATE on the policy, instead of saying why. Which of them the caller's scope reaches is
-    then asked under that scope (``_not_visible``, ``_regions_out_of_scope``). Rows in
+    asked here, under that scope (``_not_visible``, ``_regions_out_of_scope``). Rows in
     ``refused`` already failed for their own 所在乡镇 and are not flagged twice.
     """
-    if scope_codes(conn) is None:
-        return
-    with unscoped(conn):
-        found = conn.execute(
-            text(
-                "SELECT id, uscc, name, region_code FROM enterprise"
-                " WHERE uscc = ANY(:codes) OR (uscc IS NULL AND name = ANY(:names))"
-            ),
-            {
-                "codes": sorted({c for c in usccs if c}),
-                "names": sorted({n for c, n in zip(usccs, names, strict=True) if n and not c}),
-            },
-        ).all()
-    by_code = {uscc: [(eid, region)] for eid, uscc, _, region in found if uscc}
-    by_name: dict[str, list[tuple[int, str | None]]] = {}
-    for eid, uscc, name, region in found:
-        if not uscc:
-            by_name.setdefault(name, []).append((eid, region))
-    hidden = _not_visible(conn, [eid for eid, *_ in found])
-    foreign = _regions_out_of_scope(conn, sorted({region for *_, region in found if region}))
+    found = [firm for firms in (*registered.by_code.values(), *registered.by_name.values()) for firm in firms]
+    hidden = _not_visible(conn, [eid for eid, _ in found])
+    foreign = _regions_out_of_scope(conn, sorted({region for _, region in found if region}))
     raw_regions = _cells(table, "region_code")
     region_column = table.columns.get("region_code", "所在乡镇")
     for index, (code, name) in enumerate(zip(usccs, names, strict=True)):
         if index in refused:
             continue
         row = table.sheet_row(index)
-        firms = by_code.get(code, []) if code else by_name.get(name or "", [])
+        firms = registered.named(code, name)
         column, value = (
             (table.columns.get("uscc", "统一社会信用代码"), code)
             if code
