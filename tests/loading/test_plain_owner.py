@@ -36,7 +36,7 @@ def _plain_database(admin_url: URL, role: str, name: str, *, grant: bool) -> URL
     when ``grant``, SET on ``landgis.scope`` (functions of revisions 0008, 0013 and 0018 carry it)."""
     password = secrets.token_hex(12)
     cluster.drop_database(admin_url, name)
-    with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+    with psycopg.connect(cluster.libpq_url(admin_url), autocommit=True) as conn:
         _drop_role(conn, role)
         conn.execute(
             sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS CREATEROLE PASSWORD {}").format(
@@ -56,10 +56,6 @@ def _drop_role(conn: psycopg.Connection, role: str) -> None:
         conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
-def _libpq(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module")
 def owner_url(admin_url: URL) -> Iterator[URL]:
     """A database owned and migrated by a role that is not a superuser."""
@@ -77,7 +73,7 @@ def owner_url(admin_url: URL) -> Iterator[URL]:
         engine.dispose()
     yield url
     cluster.drop_database(admin_url, name)
-    with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+    with psycopg.connect(cluster.libpq_url(admin_url), autocommit=True) as conn:
         _drop_role(conn, role)
 
 
@@ -105,7 +101,7 @@ def test_an_owner_without_the_grant_is_told_what_to_ask_for(admin_url: URL) -> N
     finally:
         engine.dispose()
         cluster.drop_database(admin_url, name)
-        with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+        with psycopg.connect(cluster.libpq_url(admin_url), autocommit=True) as conn:
             _drop_role(conn, role)
 
 
